@@ -1,0 +1,7 @@
+"""Commands of the demo stage (thin adapters over phonotheque.demo)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
