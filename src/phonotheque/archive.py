@@ -23,15 +23,23 @@ from typing import Any
 
 from phonotheque import db
 from phonotheque.catalog import schema as catalog_schema
+from phonotheque.catalog import search_schema
 from phonotheque.errors import ArchiveError
 from phonotheque.plan import schema as plan_schema
 from phonotheque.release import schema as release_schema
 from phonotheque.settings import Settings, render_toml
+from phonotheque.store import media_schema
 from phonotheque.store import schema as store_schema
 
 CATALOG_NAME = "catalog.sqlite"
 SETTINGS_NAME = "archive.toml"
-STAGES = (("plan", plan_schema.MIGRATIONS), ("store", store_schema.MIGRATIONS), ("release", release_schema.MIGRATIONS))
+STAGES = (
+    ("search", search_schema.MIGRATIONS),
+    ("plan", plan_schema.MIGRATIONS),
+    ("store", store_schema.MIGRATIONS),
+    ("media", media_schema.MIGRATIONS),
+    ("release", release_schema.MIGRATIONS),
+)
 
 
 def default_archive_dir() -> Path:

@@ -49,9 +49,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from phonotheque.cli import catalog, demo, mirror, plan, release, store
+    from phonotheque.cli import browse, catalog, demo, media, mirror, plan, release, store
 
-    for module in (catalog, plan, store, release, mirror, demo):
+    for module in (catalog, browse, plan, store, media, release, mirror, demo):
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
 
