@@ -31,7 +31,11 @@ def parse_size(text: str | int, *, what: str = "size", allow_zero: bool = True) 
             raise BudgetError(
                 f"{what}: cannot read {text!r} as a size (examples: 4TB, 500 GiB, 1.5T, 1000000)"
             )
-        number = float(m.group(1)) * (10 ** int(m.group(2)) if m.group(2) else 1)
+        exponent = int(m.group(2)) if m.group(2) else 0
+        if exponent > 30:
+            raise BudgetError(f"{what}: {text!r} is absurdly large")
+        digits = m.group(1)
+        number: float = int(digits) * 10**exponent if digits.isdigit() else float(digits) * 10**exponent
         unit = m.group(3).lower()
         if unit not in _UNITS:
             raise BudgetError(f"{what}: unknown unit {m.group(3)!r} in {text!r} (use B, KB, MB, GB, TB, PB or KiB … PiB)")

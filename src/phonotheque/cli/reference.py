@@ -1,0 +1,35 @@
+"""Generate the CLI reference (docs/cli-reference.md) from the commands' own --help.
+
+``scripts/gen_cli_reference.py`` writes it; ``tests/foundation/test_docs.py`` fails when the
+committed file differs, so no command goes undocumented.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def _walk(cmd: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+    out = [(path, cmd)]
+    if isinstance(cmd, click.Group):
+        for name in sorted(cmd.commands):
+            out.extend(_walk(cmd.commands[name], [*path, name]))
+    return out
+
+
+def command_paths(root: click.Command) -> list[list[str]]:
+    return [path for path, _ in _walk(root, [])]
+
+
+def render(root: click.Command, prog: str = "phonotheque") -> str:
+    lines = [
+        "# CLI reference",
+        "",
+        "Generated from `--help` by `make docs` (scripts/gen_cli_reference.py). Do not edit by hand.",
+        "",
+    ]
+    for path, cmd in _walk(root, []):
+        name = " ".join([prog, *path])
+        ctx = click.Context(cmd, info_name=name, terminal_width=100, max_content_width=100)
+        lines += [f"## `{name}`", "", "```", cmd.get_help(ctx).rstrip(), "```", ""]
+    return "\n".join(lines)
