@@ -18,6 +18,8 @@ import orjson
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
+    TransferSpeedColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
@@ -29,7 +31,7 @@ from phonotheque.archive import Archive, default_archive_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 
@@ -65,12 +67,15 @@ def print_json(data: Any) -> None:
 def progress(description: str, total: float | None = None, *, unit: str = "") -> Iterator[Callable[..., None]]:
     """A rich progress bar on stderr; yields ``advance(n=1, total=None, description=None)``.
 
+    ``unit="bytes"`` shows sizes and speed instead of counts.
+
     Hidden when stderr is not a terminal so logs and --json stay clean.
     """
+    counter: list[Any] = [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [MofNCompleteColumn()]
     columns = [
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *counter,
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
