@@ -1,0 +1,325 @@
+"""Packaging time (hashes already stored) vs mktorrent (v1, 2 threads) and libtorrent's set_piece_hashes (hybrid).
+
+Data: real audio from ``bench/audio_corpus.py`` (distinct copies of the Debian music corpora, 2 MB per file on
+average) under /work/benchdata/audio, and random files of 2-12 MB (/work/benchdata/pkg/random). For each corpus
+and size (1 GB and 4 GB; ``--quick``: audio only, 0.1 and 0.4 GB) a bench archive in
+/work/benchdata/pkg/ holds the files (hard links into its store), one catalog track + plan row per file, and
+the hashes computed once (that is ingest's work and is not timed). Then, page cache warm, medians of
+``--runs`` runs, each tool in its own process (peak RSS from wait4):
+
+* ``package``  — ``phonotheque.release.package.package`` (hybrid torrents, seeding trees, index, list,
+  catalog torrent), timed inside the process around the call;
+* ``mktorrent`` — ``mktorrent -t 2 -l 20 -d`` over each audio torrent's seeding tree (v1 only);
+* ``libtorrent`` — ``create_torrent`` + ``set_piece_hashes`` over the same trees (hybrid, files sorted).
+
+Prints a table and writes bench/out/package.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path("/work/benchdata/pkg")
+AUDIO = Path("/work/benchdata/audio")
+OUT = ROOT / "bench" / "out" / "package.json"
+PIECE = 1 << 20
+TARGET = "1GB"
+
+
+def _hash(path: str) -> tuple[str, Any]:
+    from phonotheque.store.hashing import hash_file
+
+    return path, hash_file(path, PIECE)
+
+
+RANDOM = BENCH / "random"
+
+
+def ensure_random(gigabytes: float) -> list[Path]:
+    """Distinct files of random bytes, sizes uniform in 2-12 MB (the brief's realistic range), cached."""
+    import numpy as np
+
+    RANDOM.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(20261126)
+    out: list[Path] = []
+    total = 0
+    i = 0
+    while total < gigabytes * 1e9:
+        size = int(rng.integers(2_000_000, 12_000_000))
+        p = RANDOM / f"{i:05d}.flac"
+        if not p.exists() or p.stat().st_size != size:
+            tmp = p.with_suffix(".tmp")
+            tmp.write_bytes(np.random.default_rng(i).bytes(size))
+            os.replace(tmp, p)
+        out.append(p)
+        total += size
+        i += 1
+    return out
+
+
+def build_archive(gigabytes: float, corpus: str = "audio") -> Path:
+    """A bench archive over ``gigabytes`` of a corpus (``audio``: real Ogg files from audio_corpus.py,
+    2 MB on average; ``random``: random bytes, 2-12 MB), cached between runs."""
+    from audio_corpus import ensure
+
+    from phonotheque.archive import Archive
+
+    files = ensure(AUDIO, gigabytes) if corpus == "audio" else ensure_random(gigabytes)
+    root = BENCH / (f"archive-{gigabytes:g}GB" if corpus == "audio" else f"archive-{corpus}-{gigabytes:g}GB")
+    marker = root / "READY"
+    if marker.exists() and marker.read_text() == str(len(files)):
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    archive = Archive.init(root, settings={"store.piece_size": PIECE, "archive.name": "bench"})
+    with Pool(2) as pool:
+        hashed = pool.map(_hash, [str(p) for p in files], chunksize=4)
+    conn = archive.conn
+    with archive.transaction():
+        conn.execute("INSERT INTO sources(id, name, format) VALUES (1, 'bench', 'jsonl')")
+        order = 0
+        for path, h in hashed:
+            p = Path(path)
+            rel = Path("store") / h.sha256[:2] / h.sha256[2:4] / f"{h.sha256}{p.suffix}"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            if not (root / rel).exists():
+                os.link(p, root / rel)
+            row = conn.execute("SELECT id FROM files WHERE sha256 = ?", (h.sha256,)).fetchone()
+            if row:
+                continue
+            order += 1
+            if corpus == "audio":
+                copy, pkg = p.relative_to(AUDIO).parts[:2]
+            else:
+                copy, pkg = f"album{order // 10:04d}", f"artist-{order // 10 % 97:02d}"  # 10 tracks an album
+            conn.execute("INSERT OR IGNORE INTO artists(source_id, source_key, name) VALUES (1, ?, ?)",
+                                  (pkg, pkg.replace("-", " ").title()))
+            artist_id = conn.execute("SELECT id FROM artists WHERE source_key = ?", (pkg,)).fetchone()[0]
+            akey = f"{copy}/{pkg}"
+            conn.execute("INSERT OR IGNORE INTO albums(source_id, source_key, name, release_date) VALUES (1, ?, ?, ?)",
+                         (akey, f"{pkg} {copy}", "2009"))
+            album_id = conn.execute("SELECT id FROM albums WHERE source_key = ?", (akey,)).fetchone()[0]
+            conn.execute("INSERT OR IGNORE INTO album_artists(album_id, position, artist_id) VALUES (?, 0, ?)",
+                         (album_id, artist_id))
+            pop = max(0, 100 - order * 100 // len(hashed))
+            tid = conn.execute("INSERT INTO tracks(source_id, source_key, album_id, name, track_number, popularity)"
+                               " VALUES (1, ?, ?, ?, ?, ?)", (str(p), album_id, p.stem, order % 99, pop)).lastrowid
+            conn.execute("INSERT INTO track_artists(track_id, position, artist_id) VALUES (?, 0, ?)", (tid, artist_id))
+            fid = conn.execute(
+                "INSERT INTO files(sha256, size, tier, store_path, ext, piece_size, v1_pieces, v1_tail, v2_root, "
+                "v2_layer, ingested_at) VALUES (?, ?, 'original', ?, ?, ?, ?, ?, ?, ?, datetime('now', '+1 hour'))",
+                (h.sha256, h.size, rel.as_posix(), p.suffix, PIECE, h.v1_pieces, h.v1_tail, h.v2_root, h.v2_layer),
+            ).lastrowid
+            conn.execute("INSERT INTO track_files(track_id, file_id, role) VALUES (?, ?, 'original')", (tid, fid))
+            conn.execute("INSERT INTO plan(track_id, decision, status, expected_listens, release_order) "
+                         "VALUES (?, 'original', 'planned_original', ?, ?)", (tid, 10.0 ** (pop / 25), order))
+    archive.close()
+    marker.write_text(str(len(files)))
+    return root
+
+
+def _run_child(args: list[str]) -> tuple[dict[str, Any], int]:
+    """Run a child (this script or a tool); returns its JSON output (if any) and its peak RSS in bytes.
+
+    Without JSON output (mktorrent) ``seconds`` is the wall time and ``cpu`` user+sys from wait4."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out = proc.stdout.read() if proc.stdout else b""
+    err = proc.stderr.read() if proc.stderr else b""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{args[0]} failed: {err.decode(errors='replace')[-2000:]}")
+    data = json.loads(out) if out.strip().startswith(b"{") else {"seconds": wall,
+                                                                 "cpu": usage.ru_utime + usage.ru_stime}
+    return data, usage.ru_maxrss * 1024
+
+
+def child_package(root: str, metadata: bool) -> None:
+    from phonotheque.archive import Archive
+    from phonotheque.release.package import package
+
+    archive = Archive.open(root)
+    shutil.rmtree(archive.releases_dir / "bench", ignore_errors=True)  # every run is a first packaging
+    t0, c0 = time.perf_counter(), time.process_time()
+    r = package(archive, release="bench", target_size=TARGET, metadata=metadata)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    audio = [t for t in r.torrents if t.kind == "audio"]
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "size": r.size, "padded_size": r.padded_size, "files": r.tracks_packaged,
+                      "torrents": len(audio), "infohashes": [t.infohash_v1 for t in audio]}))
+
+
+def child_libtorrent(dirs: list[str]) -> None:
+    import warnings
+
+    import libtorrent as lt
+
+    from phonotheque.release.torrent import sort_key
+
+    seconds = cpu = 0.0
+    hashes = []
+    for d in map(Path, dirs):
+        files = sorted((p.relative_to(d).parts, p.stat().st_size) for p in d.rglob("*") if p.is_file())
+        t0, c0 = time.perf_counter(), time.process_time()
+        fs = lt.file_storage()
+        for parts, size in sorted(files, key=lambda f: sort_key(f[0])):
+            fs.add_file("/".join((d.name, *parts)), size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            t = lt.create_torrent(fs, PIECE)
+        lt.set_piece_hashes(t, str(d.parent))
+        info = lt.bencode(t.generate()[b"info"])
+        seconds += time.perf_counter() - t0
+        cpu += time.process_time() - c0
+        import hashlib
+
+        hashes.append(hashlib.sha1(info).hexdigest())
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "infohashes": hashes}))
+
+
+def _warm(dirs: list[Path]) -> None:
+    for d in dirs:
+        for p in d.rglob("*"):
+            if p.is_file():
+                with open(p, "rb") as fh:
+                    while fh.read(1 << 22):
+                        pass
+
+
+def padding_table(sizes: list[int]) -> dict[str, float]:
+    total = sum(sizes)
+    return {f"{ps // 1024} KiB": sum(s + (-s) % ps for s in sizes) / total - 1
+            for ps in (1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22)}
+
+
+def measure(gigabytes: float, runs: int, corpus: str = "audio") -> dict[str, Any]:
+    root = build_archive(gigabytes, corpus)
+    me = [sys.executable, __file__]
+    pkg_runs, full_runs, pkg_mem, full_mem = [], [], 0, 0
+    pkg_cpu: list[float] = []
+    mk_cpu: list[float] = []
+    lt_cpu: list[float] = []
+    first: dict[str, Any] = {}
+    for _ in range(runs):
+        data, mem = _run_child([*me, "--child-package", str(root), "--metadata"])
+        full_runs.append(data["seconds"])
+        full_mem = max(full_mem, mem)
+        data, mem = _run_child([*me, "--child-package", str(root)])
+        pkg_runs.append(data["seconds"])
+        pkg_cpu.append(data["cpu"])
+        pkg_mem = max(pkg_mem, mem)
+        first = first or data
+    rel = root / "releases" / "bench"
+    doc = json.loads((rel / "torrents.json").read_text())
+    dirs = [rel / "data" / t["name"] for t in doc["torrents"] if t["kind"] == "audio"]
+    _warm(dirs)
+    mk_runs, mk_mem = [], 0
+    tmp = BENCH / "mk.torrent"
+    for _ in range(runs):
+        total = total_cpu = 0.0
+        for d in dirs:
+            tmp.unlink(missing_ok=True)
+            data, mem = _run_child(["mktorrent", "-t", "2", "-l", "20", "-d", "-a", "http://127.0.0.1/announce",
+                                    "-o", str(tmp), str(d)])
+            total += data["seconds"]
+            total_cpu += data["cpu"]
+            mk_mem = max(mk_mem, mem)
+        mk_runs.append(total)
+        mk_cpu.append(total_cpu)
+    lt_runs, lt_mem = [], 0
+    lt_hashes: list[str] = []
+    for _ in range(runs):
+        data, mem = _run_child([*me, "--child-libtorrent", *map(str, dirs)])
+        lt_runs.append(data["seconds"])
+        lt_cpu.append(data["cpu"])
+        lt_mem = max(lt_mem, mem)
+        lt_hashes = data["infohashes"]
+    sizes = [t["size"] for t in doc["torrents"] if t["kind"] == "audio"]
+    from phonotheque.archive import Archive
+
+    with Archive.open(root) as a:
+        file_sizes = [r[0] for r in a.conn.execute("SELECT size FROM files")]
+    gib = sum(sizes) / 2**30
+    pkg, mk, lt = statistics.median(pkg_runs), statistics.median(mk_runs), statistics.median(lt_runs)
+    full = statistics.median(full_runs)
+    return {
+        "corpus": corpus, "mean_file_mb": sum(sizes) / first["files"] / 1e6,
+        "gigabytes": sum(sizes) / 1e9, "files": first["files"], "torrents": first["torrents"],
+        "package_s": pkg, "package_with_catalog_torrent_s": full, "mktorrent_s": mk, "libtorrent_s": lt,
+        "package_with_catalog_torrent_peak_rss_mb": full_mem / 1e6,
+        "cpu_s": {"package": statistics.median(pkg_cpu), "mktorrent": statistics.median(mk_cpu),
+                  "libtorrent": statistics.median(lt_cpu)},
+        "cpu_speedup_vs_mktorrent": statistics.median(mk_cpu) / statistics.median(pkg_cpu),
+        "package_s_per_gib": pkg / gib, "mktorrent_s_per_gib": mk / gib, "libtorrent_s_per_gib": lt / gib,
+        "speedup_vs_mktorrent": mk / pkg, "speedup_vs_libtorrent": lt / pkg,
+        "package_peak_rss_mb": pkg_mem / 1e6, "mktorrent_peak_rss_mb": mk_mem / 1e6,
+        "libtorrent_peak_rss_mb": lt_mem / 1e6,
+        "infohashes_equal_libtorrent": lt_hashes == first["infohashes"],
+        "padding_overhead": first["padded_size"] / first["size"] - 1,
+        "padding_by_piece_size": padding_table(file_sizes),
+        "runs": {"package": pkg_runs, "package_with_catalog_torrent": full_runs, "mktorrent": mk_runs,
+                 "libtorrent": lt_runs},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="0.1 GB and 0.4 GB instead of 1 GB and 4 GB")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--corpus", choices=["audio", "random", "both"], default="both",
+                    help="full run only: which corpus (default both)")
+    ap.add_argument("--child-package")
+    ap.add_argument("--metadata", action="store_true")
+    ap.add_argument("--child-libtorrent", nargs="+")
+    args = ap.parse_args()
+    if args.child_package:
+        return child_package(args.child_package, args.metadata)
+    if args.child_libtorrent:
+        return child_libtorrent(args.child_libtorrent)
+    plan = [("audio", 0.1), ("audio", 0.4)] if args.quick else \
+        [(c, gb) for c in ("audio", "random") if args.corpus in (c, "both") for gb in (1.0, 4.0)]
+    results = [measure(gb, args.runs, corpus) for corpus, gb in plan]
+    print(f"packaging (hashes stored at ingest; hybrid torrents, seeding trees, index, list, notes) vs mktorrent -t 2 "
+          f"(v1) and libtorrent set_piece_hashes (hybrid); piece 1 MiB; target 1 GB per torrent; median of "
+          f"{args.runs}; page cache warm. '+catalog' = the same run also making the catalog metadata torrent "
+          "(snapshot + Parquet export: depends on catalog size, not audio). Ratios use 'package s'.")
+    head = (f"{'corpus':>6} {'MB/file':>7} {'data':>8} {'files':>6} {'torr':>4} | {'package s':>9} {'+catalog s':>10} {'mktorrent s':>11} "
+            f"{'libtorrent s':>12} | "
+            f"{'x mktorrent':>11} {'x libtorrent':>12} | {'pkg s/GiB':>9} {'mk s/GiB':>8} {'lt s/GiB':>8} | "
+            f"{'peak MB pkg/mk/lt':>17} | {'padding':>7} | same ih")
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        print(f"{r['corpus']:>6} {r['mean_file_mb']:>7.1f} {r['gigabytes']:>6.2f}GB {r['files']:>6} {r['torrents']:>4} | {r['package_s']:>9.3f} "
+              f"{r['package_with_catalog_torrent_s']:>10.3f} {r['mktorrent_s']:>11.3f} {r['libtorrent_s']:>12.3f} | {r['speedup_vs_mktorrent']:>10.1f}x "
+              f"{r['speedup_vs_libtorrent']:>11.1f}x | {r['package_s_per_gib']:>9.3f} {r['mktorrent_s_per_gib']:>8.3f} "
+              f"{r['libtorrent_s_per_gib']:>8.3f} | {r['package_peak_rss_mb']:>5.0f}/{r['mktorrent_peak_rss_mb']:>3.0f}/"
+              f"{r['libtorrent_peak_rss_mb']:>4.0f}     | {r['padding_overhead']:>6.3%} | "
+              f"{r['infohashes_equal_libtorrent']}")
+    for r in results:
+        c = r["cpu_s"]
+        print(f"CPU seconds (user+sys, median), {r['corpus']} {r['gigabytes']:.2f} GB: package {c['package']:.3f}, mktorrent "
+              f"{c['mktorrent']:.3f}, libtorrent {c['libtorrent']:.3f} -> {r['cpu_speedup_vs_mktorrent']:.1f}x less "
+              "CPU than mktorrent")
+    print("padding overhead by piece size (same files): " + ", ".join(
+        f"{k}: {v:.3%}" for k, v in results[-1]["padding_by_piece_size"].items()))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({"benchmark": "package", "quick": args.quick, "results": results,
+                               "note": "2-core machine shared with other engineers' runs: noisy"}, indent=2) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""What a release directory holds besides the torrents: seeding trees, file index, torrent list, notes,
+and the metadata torrents' content (catalog snapshot, Parquet export, patches).
+
+Every file is written to a temporary name and renamed, so an interrupted run leaves either the old or
+the new version.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import importlib
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import zstandard
+
+from phonotheque.archive import CATALOG_NAME, SETTINGS_NAME, Archive
+from phonotheque.units import format_size
+
+INDEX_SCHEMA = pa.schema([
+    ("track_id", pa.int64()), ("isrc", pa.string()), ("torrent", pa.string()), ("infohash_v1", pa.string()),
+    ("infohash_v2", pa.string()), ("path", pa.string()), ("offset", pa.int64()), ("size", pa.int64()),
+    ("sha256", pa.string()), ("sha256_original", pa.string()), ("tier", pa.string()), ("listens", pa.float64()),
+    ("file_id", pa.int64()),
+])
+
+
+def write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Write to a temporary name and rename; ``sync=False`` for files a re-run regenerates from the database."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def link_or_copy(src: str, dst: str, made: set[str] | None = None) -> bool:
+    """Hard link ``src`` at ``dst``; copy when linking is impossible (other filesystem). True if linked.
+
+    ``made`` caches the directories already created during one tree build."""
+    parent = os.path.dirname(dst)
+    if made is None or parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        if made is not None:
+            made.add(parent)
+    try:
+        os.link(src, dst)
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+    shutil.copyfile(src, dst)
+    shutil.copystat(src, dst)
+    return False
+
+
+def link_tree(pairs: list[tuple[str, str]], threads: int = 8) -> int:
+    """Hard link (or copy) every ``(src, dst)``; returns how many were linked.
+
+    Directories are made first, shallow to deep, then the links — each step on a few threads: these are
+    metadata operations whose latency, not CPU, sets the pace on a busy filesystem."""
+    dirs = sorted({os.path.dirname(dst) for _, dst in pairs}, key=lambda d: (d.count(os.sep), d))
+    by_depth: dict[int, list[str]] = {}
+    for d in dirs:
+        by_depth.setdefault(d.count(os.sep), []).append(d)
+    made = set(dirs)
+
+    def mkdirs(chunk: list[str]) -> None:
+        for d in chunk:
+            os.makedirs(d, exist_ok=True)
+
+    def links(chunk: list[tuple[str, str]]) -> int:
+        return sum(link_or_copy(src, dst, made) for src, dst in chunk)
+
+    with ThreadPoolExecutor(threads) as pool:  # one task per thread and step, not one per file
+        for level in sorted(by_depth):
+            list(pool.map(mkdirs, [by_depth[level][i::threads] for i in range(threads)]))
+        return sum(pool.map(links, [pairs[i::threads] for i in range(threads)]))
+
+
+def replace_dir(staging: Path, final: Path) -> None:
+    """Put the finished ``staging`` directory at ``final`` (an older ``final`` is removed first)."""
+    if final.exists():
+        trash = final.with_name(f".{final.name}.old{os.getpid()}")
+        os.replace(final, trash)
+        os.replace(staging, final)
+        shutil.rmtree(trash)
+    else:
+        os.replace(staging, final)
+
+
+# columns that hold the operator's local filesystem paths: not part of a public release
+LOCAL_PATH_COLUMNS = (("sources", "path"), ("files", "source_path"), ("import_rejects", "path"),
+                      ("listen_imports", "path"))
+LOCAL_TABLES = ("ingest_log", "import_progress")
+
+
+def _sanitize_snapshot(path: Path) -> None:
+    snap = sqlite3.connect(path, isolation_level=None)
+    try:
+        tables = {r[0] for r in snap.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        for table in LOCAL_TABLES:
+            if table in tables:
+                snap.execute(f'DELETE FROM "{table}"')
+        for table, column in LOCAL_PATH_COLUMNS:
+            if table in tables and column in {r[1] for r in snap.execute(f'PRAGMA table_info("{table}")')}:
+                snap.execute(f'UPDATE "{table}" SET "{column}" = NULL')
+        snap.execute("PRAGMA journal_mode=DELETE")
+        snap.execute("VACUUM")
+    finally:
+        snap.close()
+
+
+def catalog_snapshot(archive: Archive, dest: Path, parquet_dir: Path, work: Path, *, level: int = 10) -> bool:
+    """A consistent copy of the catalog (``VACUUM INTO``) without local paths, zstd-compressed at ``dest``,
+    and its Parquet export in ``parquet_dir`` when ``phonotheque.catalog.parquet`` exists (returns whether).
+    ``work`` is a scratch directory outside the torrent's tree."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        raw = work / CATALOG_NAME
+        src = archive.connect(readonly=True)
+        try:
+            src.execute("VACUUM INTO ?", (str(raw),))
+        finally:
+            src.close()
+        _sanitize_snapshot(raw)
+        shutil.copyfile(archive.root / SETTINGS_NAME, work / SETTINGS_NAME)
+        exported = parquet_export(Archive.open(work), parquet_dir)
+        cctx = zstandard.ZstdCompressor(level=level, threads=-1)
+        with open(raw, "rb") as fin, open(dest, "wb") as fout:
+            cctx.copy_stream(fin, fout)
+        return exported
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def parquet_export(archive: Archive, out_dir: Path) -> bool:
+    """Run ``phonotheque.catalog.parquet.export_parquet`` when that module exists; True if it ran."""
+    try:
+        module = importlib.import_module("phonotheque.catalog.parquet")
+    except ImportError:
+        return False
+    export: Callable[..., Any] | None = getattr(module, "export_parquet", None)
+    if export is None:
+        return False
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export(archive, out_dir)
+    return True
+
+
+def sha256sums(root: Path, files: Iterable[Path]) -> str:
+    lines = []
+    for f in sorted(files, key=lambda p: p.relative_to(root).as_posix().encode("utf-8")):
+        h = hashlib.sha256()
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        lines.append(f"{h.hexdigest()}  {f.relative_to(root).as_posix()}\n")
+    return "".join(lines)
+
+
+def torrent_rows(conn: sqlite3.Connection, release: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT * FROM torrents WHERE release_name = ? ORDER BY batch, kind, name", (release,)
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def torrent_list(archive: Archive, conn: sqlite3.Connection, release: str, total_listens: float) -> dict[str, Any]:
+    """The ``torrents.json`` document (format phonotheque-torrent-list, version 1)."""
+    torrents = []
+    for t in torrent_rows(conn, release):
+        torrents.append({
+            "name": t["name"], "kind": t["kind"], "content": t["content"], "batch": t["batch"],
+            "torrent": f"torrents/{t['name']}.torrent", "version": t["version"],
+            "infohash_v1": t["infohash_v1"], "infohash_v2": t["infohash_v2"], "magnet": t["magnet"],
+            "size": t["size"], "padded_size": t["padded_size"], "file_count": t["file_count"],
+            "piece_size": t["piece_size"], "popularity_min": t["popularity_min"],
+            "popularity_max": t["popularity_max"], "listens": t["listens"],
+            "listens_share": (t["listens"] / total_listens) if total_listens else 0.0,
+            "created": t["created_at"], "published": t["published_at"] is not None,
+        })
+    return {"format": "phonotheque-torrent-list", "version": 1, "archive": archive.settings["archive.name"],
+            "release": release, "torrents": torrents}
+
+
+def write_torrent_list(path: Path, doc: dict[str, Any]) -> None:
+    write_atomic(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def write_index(conn: sqlite3.Connection, release: str, index_dir: Path) -> int:
+    """``files.parquet`` and ``files.csv.zst``: one row per (track, file) of the release. Returns rows."""
+    rows = conn.execute(
+        """
+        SELECT rt.track_id, r.isrc, t.name, t.infohash_v1, t.infohash_v2, rt.path, tf.offset, f.size, f.sha256,
+               rt.sha256_original, f.tier, rt.listens, rt.file_id
+        FROM release_tracks rt JOIN torrents t ON t.id = rt.torrent_id JOIN files f ON f.id = rt.file_id
+        JOIN torrent_files tf ON tf.torrent_id = rt.torrent_id AND tf.path = rt.path
+        LEFT JOIN tracks tr ON tr.id = rt.track_id LEFT JOIN recordings r ON r.id = tr.recording_id
+        WHERE rt.release_name = ? ORDER BY t.batch, tf.offset, rt.track_id
+        """,
+        (release,),
+    ).fetchall()
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in INDEX_SCHEMA]
+    table = pa.Table.from_arrays(
+        [pa.array(list(col), type=field.type) for col, field in zip(columns, INDEX_SCHEMA, strict=True)],
+        schema=INDEX_SCHEMA,
+    )
+    index_dir.mkdir(parents=True, exist_ok=True)
+    pq_tmp = index_dir / f".files.parquet.tmp{os.getpid()}"
+    pq.write_table(table, pq_tmp, compression="zstd")
+    os.replace(pq_tmp, index_dir / "files.parquet")
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink)
+    csv_bytes = sink.getvalue().to_pybytes()
+    write_atomic(index_dir / "files.csv.zst", zstandard.ZstdCompressor(level=6).compress(csv_bytes), sync=False)
+    return len(rows)
+
+
+def release_notes(doc: dict[str, Any], *, piece_size: int, index_rows: int) -> str:
+    """RELEASE-NOTES.md: what the release holds and how to mirror and verify it (no timestamps)."""
+    torrents = doc["torrents"]
+    audio = [t for t in torrents if t["kind"] == "audio"]
+    size = sum(t["size"] for t in torrents)
+    padded = sum(t["padded_size"] or t["size"] for t in torrents)
+    overhead = (padded - size) / size if size else 0.0
+    lines = [
+        f"# {doc['release']} — {doc['archive']}",
+        "",
+        f"{len(audio)} audio torrent(s) and {len(torrents) - len(audio)} metadata torrent(s), "
+        f"{format_size(size)} in total ({index_rows} track entries in the file index).",
+        f"Audio torrents are in release order: batch 1 holds the most listened tracks. Piece size "
+        f"{piece_size // 1024} KiB; every file is aligned to a piece (BEP 47 pad files), padding adds "
+        f"{overhead:.2%} to what a client allocates.",
+        "",
+        "| batch | torrent | kind | size | files | popularity | share of listens | published |",
+        "|---:|---|---|---:|---:|---|---:|---|",
+    ]
+    for t in torrents:
+        pop = "" if t["popularity_min"] is None else f"{t['popularity_min']}–{t['popularity_max']}"
+        lines.append(
+            f"| {t['batch']} | {t['name']} | {t['content']} | {format_size(t['size'])} | {t['file_count']} | "
+            f"{pop} | {t['listens_share']:.2%} | {'yes' if t['published'] else 'not yet'} |"
+        )
+    lines += [
+        "",
+        "## Files",
+        "- `torrents.json` — the authoritative torrent list (format phonotheque-torrent-list, version 1).",
+        "- `torrents/<name>.torrent` — BitTorrent v1+v2 hybrid metainfo unless stated; the infohashes are "
+        "reproducible from the files.",
+        "- `index/files.parquet`, `index/files.csv.zst` — one row per track: torrent, path, byte offset, size, "
+        "sha256, sha256 of the original when a tagged copy is shipped, tier, expected listens.",
+        "- `data/<name>/` — the seeding tree of each torrent.",
+        "",
+        "## Mirroring",
+        "Take torrents in batch order: the first ones hold the most listening per byte. Put each torrent's "
+        "content at `MIRROR/<torrent name>/` and run `phonotheque verify MIRROR --release "
+        f"{doc['release']}` to check it against the index.",
+        "",
+    ]
+    return "\n".join(lines)
