@@ -107,3 +107,14 @@ class Interrupted(PhonothequeError):
     """The user interrupted a run; what was committed stays committed."""
 
     exit_code = 130
+
+
+class SchedulerError(PhonothequeError):
+    """The parallel runner cannot start or reach its scheduler (process pool or Dask cluster)."""
+
+
+class ImportRejectedError(PhonothequeError):
+    """``import --strict``: some records were rejected (the rest was imported; see the report)."""
+
+    exit_code = 3
+    result: object = None  # the ImportResult of the run

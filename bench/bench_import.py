@@ -1,0 +1,189 @@
+"""Import throughput of ``phonotheque import --format jsonl`` vs DuckDB ``read_ndjson`` into a keyed table.
+
+Usage::
+
+    .venv/bin/python bench/bench_import.py [--quick] [--sizes 1000000,2000000,4000000] [--runs 3]
+
+For each size a synthetic web-API track catalog (``phonotheque.catalog.synth.write_jsonl``, seed 0)
+is generated once under /work/benchdata. Each trial runs in its own process on a fresh target so
+that peak RSS is per trial (``os.wait4``):
+
+* phonotheque: ``import_source(archive, path, format="jsonl")`` into a new archive — measured
+  without the search index refresh (the figure comparable to DuckDB) and, in a separate column,
+  the refresh that ``phonotheque import`` runs at the end;
+* DuckDB: ``CREATE TABLE t (id VARCHAR PRIMARY KEY, <columns read_ndjson detects>)`` then
+  ``INSERT INTO t SELECT * FROM read_ndjson(path)`` into an on-disk database.
+
+Medians of ``--runs`` trials; rows/s, the ratio phonotheque/DuckDB, peak RSS of each. Also the
+round-trip cost per fixture (remainder and records bytes per track). Writes bench/out/import.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("PHONOTHEQUE_BENCHDATA", "/work/benchdata"))
+OUT = ROOT / "bench" / "out" / "import.json"
+
+PHONO_TRIAL = """
+import sys, time, orjson
+from phonotheque.archive import Archive
+from phonotheque.catalog.importers import import_source
+a = Archive.init(sys.argv[1])
+t = time.perf_counter()
+r = import_source(a, sys.argv[2], format="jsonl", refresh_search=False)
+t_import = time.perf_counter() - t
+t = time.perf_counter()
+if sys.argv[3] == "1":
+    from phonotheque.catalog.search import refresh_index
+    refresh_index(a)
+t_index = time.perf_counter() - t if sys.argv[3] == "1" else None
+a.close()
+import os
+size = sum(os.path.getsize(p) for p in (str(a.catalog_path), str(a.catalog_path) + "-wal") if os.path.exists(p))
+sys.stdout.write("\\n" + orjson.dumps({"seconds": t_import, "index_seconds": t_index, "rows": r.inserted,
+    "rejected": r.rejected, "remainder_bpt": r.bytes_per_track_remainder,
+    "records_bpt": r.bytes_per_track_records, "catalog_bpt": size / max(r.inserted, 1)}).decode())
+"""
+
+DUCK_TRIAL = """
+import sys, time, orjson, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("SET enable_progress_bar=false")
+t = time.perf_counter()
+cols = con.execute("DESCRIBE SELECT * FROM read_ndjson(?)", [sys.argv[2]]).fetchall()
+defs = ", ".join(('"%s" %s' % (c[0], "VARCHAR PRIMARY KEY" if c[0] == "id" else c[1])) for c in cols)
+con.execute("CREATE TABLE t (" + defs + ")")
+con.execute("INSERT INTO t SELECT * FROM read_ndjson(?)", [sys.argv[2]])
+con.execute("CHECKPOINT")
+n = con.execute("SELECT COUNT(*) FROM t").fetchone()[0]
+sys.stdout.write("\\n" + orjson.dumps({"seconds": time.perf_counter() - t, "rows": n}).decode())
+"""
+
+
+def _trial(code: str, target: Path, src: Path, index: bool = False) -> dict[str, Any]:
+    """Run one trial in a child process; returns its JSON plus the child's peak RSS (MiB)."""
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target), str(src), "1" if index else "0"],
+                            stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"trial failed ({proc.returncode}): {code[:60]}...")
+    res: dict[str, Any] = orjson.loads(out.strip().splitlines()[-1])  # the last line is the trial's JSON
+    res["peak_rss_mib"] = usage.ru_maxrss / 1024
+    return res
+
+
+def _data(n: int) -> Path:
+    from phonotheque.catalog.synth import write_jsonl
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"import-{n}.jsonl"
+    done = path.with_suffix(".done")
+    if not done.exists():
+        write_jsonl(path, n, seed=0)
+        done.write_text("ok")
+    return path
+
+
+def _roundtrip_costs(quick: bool) -> list[dict[str, Any]]:
+    """Bytes per track of the exact round trip for each test fixture (remainder; records rows)."""
+    from phonotheque.archive import Archive
+    from phonotheque.catalog.importers import import_source
+
+    fixtures = [
+        ("musicbrainz releases (30)", ROOT / "tests/data/musicbrainz/releases.jsonl", "musicbrainz", None),
+        ("jsonl tracks.jsonl", ROOT / "tests/data/import/tracks.jsonl", "jsonl", None),
+        ("csv library.csv", ROOT / "tests/data/import/library.csv", "csv", ROOT / "tests/data/import/library.toml"),
+        ("csv windows1252.csv", ROOT / "tests/data/import/windows1252.csv", "csv",
+         ROOT / "tests/data/import/windows1252.toml"),
+    ]
+    if not quick:
+        fixtures.append(("synthetic jsonl 50k", _data(50_000), "jsonl", None))
+    rows = []
+    for name, path, fmt, mapping in fixtures:
+        with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+            a = Archive.init(Path(tmp) / "a")
+            r = import_source(a, path, format=fmt, mapping=mapping, refresh_search=False)
+            size = a.catalog_path.stat().st_size + (Path(str(a.catalog_path) + "-wal").stat().st_size
+                                                   if Path(str(a.catalog_path) + "-wal").exists() else 0)
+            rows.append({
+                "fixture": name, "tracks": r.tracks, "remainder_B_per_track": r.bytes_per_track_remainder,
+                "records_B_per_track": r.bytes_per_track_records,
+                "source_B_per_track": round(path.stat().st_size / max(r.tracks, 1), 1),
+                # whole-file size is only meaningful when pages are not mostly empty
+                "catalog_B_per_track": round(size / r.tracks, 1) if r.tracks >= 10000 else None,
+            })
+            a.close()
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="50k tracks only (< 1 min)")
+    ap.add_argument("--sizes", default="1000000,2000000,4000000", help="comma-separated track counts")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--with-index", action="store_true", help="also time the search index refresh after the import")
+    args = ap.parse_args()
+    sizes = [50_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    runs = args.runs
+    table = []
+    for n in sizes:
+        src = _data(n)
+        ph: list[dict[str, Any]] = []
+        dk: list[dict[str, Any]] = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+                ph.append(_trial(PHONO_TRIAL, Path(tmp) / "archive", src, args.with_index))
+            with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+                dk.append(_trial(DUCK_TRIAL, Path(tmp) / "t.duckdb", src))
+        p_s = statistics.median(r["seconds"] for r in ph)
+        d_s = statistics.median(r["seconds"] for r in dk)
+        row = {
+            "tracks": n,
+            "phonotheque_rows_per_s": round(n / p_s),
+            "duckdb_rows_per_s": round(n / d_s),
+            "ratio": round((n / p_s) / (n / d_s), 3),
+            "phonotheque_peak_rss_mib": round(max(r["peak_rss_mib"] for r in ph)),
+            "duckdb_peak_rss_mib": round(max(r["peak_rss_mib"] for r in dk)),
+            "search_index_s": (round(statistics.median(r["index_seconds"] for r in ph), 2)
+                               if args.with_index else None),
+            "remainder_B_per_track": ph[0]["remainder_bpt"],
+            "records_B_per_track": ph[0]["records_bpt"],
+            "catalog_B_per_track": round(ph[0]["catalog_bpt"], 1),
+            "runs": runs,
+        }
+        table.append(row)
+        print(f"{n:>9,} tracks  phonotheque {row['phonotheque_rows_per_s']:>8,} rows/s  duckdb "
+              f"{row['duckdb_rows_per_s']:>8,} rows/s  ratio {row['ratio']:.3f}  peak RSS "
+              f"{row['phonotheque_peak_rss_mib']} MiB vs {row['duckdb_peak_rss_mib']} MiB  "
+              f"(+ search index {row['search_index_s']} s); catalog {row['catalog_B_per_track']} B/track, "
+              f"remainder {row['remainder_B_per_track']} + records {row['records_B_per_track']} B/track", flush=True)
+    costs = _roundtrip_costs(args.quick)
+    print("\nexact round trip cost per fixture:")
+    print(f"{'fixture':<28}{'tracks':>8}{'remainder B/trk':>17}{'records B/trk':>15}{'catalog B/trk':>15}"
+          f"{'source B/trk':>14}")
+    for c in costs:
+        print(f"{c['fixture']:<28}{c['tracks']:>8}{c['remainder_B_per_track']:>17}{c['records_B_per_track']:>15}"
+              f"{c['catalog_B_per_track'] or '-':>15}{c['source_B_per_track']:>14}")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_bytes(orjson.dumps({"import": table, "roundtrip": costs, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                  time.gmtime()), "load_average": os.getloadavg()}, option=orjson.OPT_INDENT_2))
+    print(f"\nwritten {OUT.relative_to(ROOT)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
