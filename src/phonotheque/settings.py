@@ -35,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("plan.original_kbit", 320.0, float, "Assumed bitrate (kbit/s) of an original not yet held, for size estimates."),
     Setting("plan.secondary_threshold", 0.351, float, "Reference policy: minimum secondary priority to re-encode a popularity-0 track."),
     Setting("plan.listens_scale", 1.0, float, "Multiplier of the popularity→listens mapping (see docs/plan.md)."),
-    Setting("plan.listens_exponent", 0.16, float, "log10 listens gained per popularity point in the default mapping."),
+    Setting("plan.listens_exponent", 0.092, float, "log10 listens gained per popularity point in the default mapping."),
     Setting("plan.listens_floor", 3.0, float, "Expected listens of a popularity-0 track in the default mapping."),
     Setting("store.piece_size", 1 << 20, int, "Torrent piece size in bytes, fixed when the archive is created (hashes are computed at ingest)."),
     Setting("store.workers", 0, int, "Worker processes for file work (0 = one per core)."),
