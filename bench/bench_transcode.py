@@ -1,0 +1,229 @@
+"""Benchmark: Opus transcoding against the ffmpeg CLI; tag + patch and restore throughput.
+
+Same files, same run, warm page cache, 2 parallel jobs for both sides:
+
+* phonotheque: ``transcode_file`` on a process pool of 2 — decode, resample, libopus VBR 75 kbit/s
+  complexity 10, EBU R128 loudness of the PCM, then the output read back once for sha256 +
+  BitTorrent v1/v2 hashes and a full verification decode;
+* peer: ``ffmpeg -i F -c:a libopus -b:a 75k -vbr on out.opus``, 2 files at a time.
+
+Throughput is audio seconds per wall second (x real time), total and per core; the ratio is
+phonotheque / ffmpeg (goal >= 1.0). Then, on the whole corpus: tag a copy of every file with
+catalog-like tags + loudness, make and verify the patch back to the original (MB/s of originals,
+patch bytes per file and per GB), and restore every original from tagged file + patch (MB/s).
+Medians of ``--runs`` runs; peak RSS per side (largest process); writes bench/out/transcode.json.
+
+    .venv/bin/python bench/bench_transcode.py [--quick] [--runs 3] [--gigabytes 1.0] [--transcode-files N]
+
+The corpus is bench/audio_corpus.py (real Ogg Vorbis from Debian packages, copied to >= 1 GB).
+Transcoding runs on the distinct files (the copies differ only in a tag): ``--transcode-files``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import audio_corpus  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHDATA = Path(os.environ.get("PHONOTHEQUE_BENCHDATA", "/work/benchdata"))
+JOBS = 2
+
+_WRAP = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+    "dt = time.perf_counter() - t\n"
+    "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)\n"
+)
+
+
+def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB, largest process of the tree) of ``cmd``; fails on a non-zero exit."""
+    out = subprocess.run([sys.executable, "-c", _WRAP, *cmd], capture_output=True, text=True, check=True)
+    dt, rss, rc = out.stdout.split()
+    if int(rc) != 0:
+        raise SystemExit(f"{cmd[:3]} failed with exit status {rc}")
+    return float(dt), int(rss)
+
+
+# -- the two sides, run as child processes ------------------------------------------------------
+
+def _ours_one(args: tuple[str, str]) -> int:
+    from phonotheque.store.transcode import transcode_file
+
+    return transcode_file(args[0], args[1], bitrate=75000, complexity=10).samples
+
+
+def run_ours(listfile: Path, outdir: Path) -> None:
+    files = listfile.read_text(encoding="utf-8").splitlines()
+    tasks = [(f, str(outdir / f"{i:05d}.opus")) for i, f in enumerate(files)]
+    with ProcessPoolExecutor(max_workers=JOBS) as pool:
+        list(pool.map(_ours_one, tasks))
+
+
+def run_ffmpeg(listfile: Path, outdir: Path) -> None:
+    files = listfile.read_text(encoding="utf-8").splitlines()
+
+    def one(i_f: tuple[int, str]) -> None:
+        i, f = i_f
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", f, "-c:a", "libopus", "-b:a", "75k",
+                        "-vbr", "on", str(outdir / f"{i:05d}.opus")], check=True)
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:
+        list(pool.map(one, enumerate(files)))
+
+
+# -- measurements ------------------------------------------------------------------------------------
+
+def audio_seconds(files: list[Path]) -> float:
+    import av
+
+    total = 0.0
+    for f in files:
+        with av.open(str(f)) as c:
+            s = c.streams.audio[0]
+            total += float(s.duration * s.time_base) if s.duration else (c.duration or 0) / 1e6
+    return total
+
+
+def bench_transcode(files: list[Path], runs: int, work: Path) -> dict[str, dict[str, float]]:
+    listfile = work / "transcode-files.txt"
+    listfile.write_text("".join(f"{f}\n" for f in files), encoding="utf-8")
+    for f in files:  # warm the page cache for both sides
+        f.read_bytes()
+    seconds = audio_seconds(files)
+    results: dict[str, list[tuple[float, int]]] = {"phonotheque": [], "ffmpeg": []}
+    for _ in range(runs):
+        for name in ("phonotheque", "ffmpeg"):
+            out = work / f"out-{name}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            results[name].append(timed([sys.executable, __file__, f"--_{name}", str(listfile), str(out)]))
+    table: dict[str, dict[str, float]] = {}
+    for name, samples in results.items():
+        wall = statistics.median(s[0] for s in samples)
+        out_bytes = sum(p.stat().st_size for p in (work / f"out-{name}").iterdir())
+        table[name] = {
+            "wall_s": round(wall, 2),
+            "x_realtime_total": round(seconds / wall, 1),
+            "x_realtime_per_core": round(seconds / wall / JOBS, 1),
+            "peak_rss_mb": round(max(s[1] for s in samples) / 1024, 1),
+            "kbit_s": round(out_bytes * 8 / seconds / 1000, 1),
+        }
+    table["_"] = {"files": len(files), "audio_hours": round(seconds / 3600, 3),
+                  "input_mb": round(sum(f.stat().st_size for f in files) / 1e6, 1)}
+    return table
+
+
+def bench_patches(files: list[Path], runs: int, work: Path) -> dict[str, float]:
+    from phonotheque.store.patch import make_patch, restore, write_atomic
+    from phonotheque.store.tags import TrackMeta, write_tags
+
+    total = sum(f.stat().st_size for f in files)
+    tag_times, restore_times, patch_bytes = [], [], 0
+    for _ in range(runs):
+        tagged_dir, patch_dir, out_dir = work / "tagged", work / "patches", work / "restored"
+        for d in (tagged_dir, patch_dir, out_dir):
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir()
+        patch_bytes = 0
+        t0 = time.perf_counter()
+        for i, f in enumerate(files):
+            original = f.read_bytes()
+            tagged_path = tagged_dir / f"{i:05d}{f.suffix}"
+            shutil.copyfile(f, tagged_path)
+            meta = TrackMeta(
+                title=f.stem, artist="Benchmark Artist", artists=["Benchmark Artist"], album=f.parent.name,
+                albumartist="Benchmark Artist", date="2013-05-26", tracknumber=i % 20 + 1, totaltracks=20,
+                isrc=f"XX000{i:07d}", musicbrainz_trackid="b1a9c0e9-d987-4042-ae91-78d6a3267d69",
+                license="https://creativecommons.org/licenses/by-sa/3.0/", catalog_id=str(i),
+                catalog_url=f"https://archive.example/track/{i}", track_lufs=-14.2, track_peak=0.97,
+                album_lufs=-14.8, album_peak=0.99,
+            )
+            write_tags(tagged_path, meta)
+            tagged = tagged_path.read_bytes()
+            patch = make_patch(tagged, original)
+            write_atomic(patch_dir / f"{hashlib.sha256(tagged).hexdigest()}.zstdpatch", patch)
+            patch_bytes += len(patch)
+        tag_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        summary = restore([tagged_dir], patches=patch_dir, out=out_dir)
+        restore_times.append(time.perf_counter() - t0)
+        if summary.count("restored") != len(files):
+            raise SystemExit(f"restore: only {summary.count('restored')} of {len(files)} restored")
+    tag_s, restore_s = statistics.median(tag_times), statistics.median(restore_times)
+    return {
+        "files": len(files), "input_mb": round(total / 1e6, 1),
+        "tag_patch_mb_s": round(total / tag_s / 1e6, 1), "tag_patch_files_s": round(len(files) / tag_s, 1),
+        "restore_mb_s": round(total / restore_s / 1e6, 1), "restore_files_s": round(len(files) / restore_s, 1),
+        "patch_bytes_per_file": round(patch_bytes / len(files)),
+        "patch_bytes_per_gb": round(patch_bytes / (total / 1e9)),
+        "patch_share_of_audio": round(patch_bytes / total, 6),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="~100 MB for patches, 4 short files for transcoding")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--gigabytes", type=float, default=None)
+    ap.add_argument("--transcode-files", type=int, default=None)
+    ap.add_argument("--_phonotheque", nargs=2, type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--_ffmpeg", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._phonotheque:
+        return run_ours(*args._phonotheque)
+    if args._ffmpeg:
+        return run_ffmpeg(*args._ffmpeg)
+    gigabytes = args.gigabytes if args.gigabytes is not None else (0.1 if args.quick else 1.0)
+    corpus = audio_corpus.ensure(BENCHDATA / "audio", gigabytes=gigabytes)
+    distinct = sorted({f.name: f for f in corpus}.values(), key=lambda p: str(p))
+    if args.quick and not args.transcode_files:
+        # the 4 smallest distinct files (short tracks) keep --quick under a minute
+        tx_files = sorted(distinct, key=lambda p: p.stat().st_size)[:4]
+    else:
+        tx_files = distinct[: args.transcode_files or len(distinct)]
+    work = Path(tempfile.mkdtemp(prefix="bench-transcode-", dir=BENCHDATA))
+    try:
+        tx = bench_transcode(tx_files, args.runs, work)
+        patches = bench_patches(corpus, args.runs, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ours, peer = tx["phonotheque"], tx["ffmpeg"]
+    ratio = round(ours["x_realtime_total"] / peer["x_realtime_total"], 2)
+    meta = tx["_"]
+    print(f"transcode: {meta['files']} files, {meta['audio_hours']} h of audio, {meta['input_mb']} MB; "
+          f"{args.runs} runs (median), {JOBS} jobs, cpus={os.cpu_count()}")
+    print(f"{'':28}{'phonotheque':>14}{'ffmpeg CLI':>14}{'ratio':>8}")
+    for key, label in (("x_realtime_total", "x real time (total)"), ("x_realtime_per_core", "x real time (per core)"),
+                       ("wall_s", "wall seconds"), ("kbit_s", "output kbit/s"), ("peak_rss_mb", "peak RSS MB")):
+        r = round(ours[key] / peer[key], 2) if peer[key] else float("nan")
+        print(f"{label:28}{ours[key]:>14}{peer[key]:>14}{r:>8}")
+    print(f"\ntag + patch + restore: {patches['files']} files, {patches['input_mb']} MB")
+    for key in ("tag_patch_mb_s", "tag_patch_files_s", "restore_mb_s", "restore_files_s", "patch_bytes_per_file",
+                "patch_bytes_per_gb", "patch_share_of_audio", "peak_rss_mb"):
+        print(f"  {key:26}{patches[key]:>14}")
+    payload = {"quick": args.quick, "runs": args.runs, "jobs": JOBS, "cpus": os.cpu_count(),
+               "transcode": tx, "transcode_ratio_vs_ffmpeg": ratio, "patches": patches}
+    outdir = ROOT / "bench" / "out"
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "transcode.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
