@@ -86,10 +86,10 @@ def import_command(
     from phonotheque.catalog.importers import ImportResult, import_source
 
     archive = open_archive(archive_dir)
-    with progress(f"import {source.name}", total=None) as advance:
+    with progress(f"import {source.name}", total=None, unit="bytes") as advance:
 
         def step(n: int, total: int | None = None, done_bytes: int | None = None) -> None:
-            advance(n)
+            advance(0, total=total, completed=done_bytes)
 
         try:
             result = import_source(

@@ -65,7 +65,7 @@ def print_json(data: Any) -> None:
 
 @contextmanager
 def progress(description: str, total: float | None = None, *, unit: str = "") -> Iterator[Callable[..., None]]:
-    """A rich progress bar on stderr; yields ``advance(n=1, total=None, description=None)``.
+    """A rich progress bar on stderr; yields ``advance(n=1, total=None, description=None, completed=None)``.
 
     ``unit="bytes"`` shows sizes and speed instead of counts.
 
@@ -82,8 +82,10 @@ def progress(description: str, total: float | None = None, *, unit: str = "") ->
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(description, total=total)
 
-        def advance(n: float = 1, total: float | None = None, description: str | None = None) -> None:
-            kwargs: dict[str, Any] = {"advance": n}
+        def advance(
+            n: float = 1, total: float | None = None, description: str | None = None, completed: float | None = None
+        ) -> None:
+            kwargs: dict[str, Any] = {"advance": n} if completed is None else {"completed": completed}
             if total is not None:
                 kwargs["total"] = total
             if description is not None:

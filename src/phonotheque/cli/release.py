@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from phonotheque.cli.common import archive_option, json_option, open_archive, out, print_json, progress
-from phonotheque.release.package import list_releases, package, publish
 from phonotheque.units import format_size
 
 
@@ -37,6 +36,8 @@ def package_command(archive_dir: Path | None, release: str, target_size: str | N
     """
     archive = open_archive(archive_dir)
     with progress("packaging") as advance:
+        from phonotheque.release.package import package  # lazy: pyarrow is slow to import
+
         result = package(archive, release=release, target_size=target_size, version=version,
                          trackers=list(trackers) or None, web_seeds=list(web_seeds) or None, metadata=metadata,
                          progress=advance)
@@ -72,6 +73,8 @@ def release_group() -> None:
 def publish_command(archive_dir: Path | None, name: str, as_json: bool) -> None:
     """Mark every unpublished torrent of release NAME published; published torrents are never rewritten."""
     archive = open_archive(archive_dir)
+    from phonotheque.release.package import publish
+
     result = publish(archive, release=name)
     if as_json:
         print_json(asdict(result))
@@ -89,6 +92,8 @@ def publish_command(archive_dir: Path | None, name: str, as_json: bool) -> None:
 def list_command(archive_dir: Path | None, release: str | None, as_json: bool) -> None:
     """List releases and their torrents (the content of each torrents.json)."""
     archive = open_archive(archive_dir)
+    from phonotheque.release.package import list_releases
+
     releases = list_releases(archive, release=release)
     if as_json:
         print_json(releases)

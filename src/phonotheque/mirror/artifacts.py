@@ -278,6 +278,7 @@ class ListedTorrent:
     published: bool
     meta: TorrentMeta | None = None
     error: str | None = None
+    content: str = ""               # audio | catalog | patches (release contract v1 addition)
 
 
 @dataclass
@@ -347,6 +348,7 @@ def load_torrent_list(path: str | Path, *, parse_torrents: bool = True) -> Torre
             listens=_num(e, "listens", float, where, 0.0),
             listens_share=_num(e, "listens_share", float, where, 0.0),
             published=_num(e, "published", bool, where, True),
+            content=_num(e, "content", str, where, ""),
         )
         for key in (f"name:{name.casefold()}", f"v1:{t.infohash_v1}", f"v2:{t.infohash_v2}"):
             if key.endswith(":None"):

@@ -258,7 +258,9 @@ def _fill(order: list[dict[str, Any]], room: int, start: list[dict[str, Any]]) -
 
 def _explain(rank: int, r: dict[str, Any], have_swarm: bool) -> str:
     t: ListedTorrent = r["t"]
-    what = "metadata (the catalog; taken first)" if t.kind == "metadata" else f"{100 * r['share']:.1f} % of listens"
+    labels = {"catalog": "the catalog", "patches": "patches that restore originals"}
+    what = (f"metadata ({labels.get(t.content, t.content or 'catalog or patches')}; taken first)"
+            if t.kind == "metadata" else f"{100 * r['share']:.1f} % of listens")
     if r["seeders"] is None:
         seeds = "no swarm data"
     elif r["sw"] is None:
