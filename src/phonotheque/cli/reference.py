@@ -31,5 +31,7 @@ def render(root: click.Command, prog: str = "phonotheque") -> str:
     for path, cmd in _walk(root, []):
         name = " ".join([prog, *path])
         ctx = click.Context(cmd, info_name=name, terminal_width=100, max_content_width=100)
-        lines += [f"## `{name}`", "", "```", cmd.get_help(ctx).rstrip(), "```", ""]
+        formatter = click.HelpFormatter(width=100, max_width=100)  # independent of $COLUMNS
+        cmd.format_help(ctx, formatter)
+        lines += [f"## `{name}`", "", "```", formatter.getvalue().rstrip(), "```", ""]
     return "\n".join(lines)
