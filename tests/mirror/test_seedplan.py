@@ -28,6 +28,7 @@ def write_list(path: Path, torrents: list[dict]) -> Path:
             "infohash_v2": f"{i + 1:064x}", "magnet": "", "size": t["size"], "padded_size": t["size"],
             "file_count": 1, "piece_size": 1 << 24, "popularity_min": 0, "popularity_max": 100,
             "listens": t.get("listens", 0.0), "listens_share": 0.0, "created": "", "published": t.get("published", True),
+            **({"content": t["content"]} if "content" in t else {}),
         })
     path.write_bytes(orjson.dumps({"format": "phonotheque-torrent-list", "version": 1, "archive": "a",
                                    "release": "r", "torrents": entries}))
@@ -91,6 +92,20 @@ def test_metadata_first_and_unpublished_left_out(tmp_path: Path) -> None:
     assert [p.name for p in plan.picks] == ["catalog", "batch001"]
     assert "metadata" in plan.picks[0].explanation
     assert any("unpublished" in w for w in plan.warnings)
+
+
+def test_patches_ride_along_with_their_own_batch_only(tmp_path: Path) -> None:
+    tl = write_list(tmp_path / "t.json", [
+        {"size": TB, "listens": 90.0, "batch": 1},
+        {"size": 10**6, "kind": "metadata", "content": "patches", "name": "patches-1", "batch": 1},
+        {"size": TB, "listens": 10.0, "batch": 2},
+        {"size": 10**6, "kind": "metadata", "content": "patches", "name": "patches-2", "batch": 2},
+    ])
+    plan = seedplan(tl, disk="1.5TB")
+    names = [p.name for p in plan.picks]
+    # patches for a batch the volunteer does not hold would restore nothing: never picked
+    assert "batch001" in names and "patches-1" in names
+    assert "batch003" not in names and "patches-2" not in names
 
 
 def test_bad_disk_size_is_a_budget_error(tmp_path: Path) -> None:

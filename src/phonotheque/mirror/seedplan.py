@@ -167,6 +167,7 @@ def seedplan(
         warnings.append(f"{len(unpublished)} unpublished torrent(s) left out (not downloadable yet)")
 
     rows: list[dict[str, Any]] = []
+    patch_rows: list[dict[str, Any]] = []   # patches torrents ride along with the audio of their batch
     for t in tl.torrents:
         if not t.published:
             continue
@@ -175,7 +176,7 @@ def seedplan(
         seeders = sw.seeders if sw is not None else (0 if counts is not None else None)
         scarcity = churn ** seeders if seeders is not None else 1.0
         h = held.get(t.name, 0)
-        rows.append({
+        (patch_rows if t.kind == "metadata" and t.content == "patches" else rows).append({
             "t": t, "share": share, "sw": sw, "seeders": seeders, "scarcity": scarcity,
             "value": share * scarcity, "held": "complete" if h < 0 else "partial" if h > 0 else "no",
             "download": 0 if h < 0 else max(0, t.size - h),
@@ -208,6 +209,12 @@ def seedplan(
             greedy = alt
     chosen += greedy
     left = capacity - sum(r["t"].size for r in chosen)
+    # the patches that restore a batch's originals are only useful next to that batch's audio
+    audio_batches = {r["t"].batch for r in chosen if r["t"].kind == "audio"}
+    for r in sorted(patch_rows, key=lambda r: (r["t"].batch, r["t"].name)):
+        if r["held"] == "complete" or (r["t"].batch in audio_batches and r["t"].size <= left):
+            chosen.append(r)
+            left -= r["t"].size
     # LP relaxation over the free choices (fill by density, the last one fractional): an upper bound
     ub = sum(r["value"] for r in forced if id(r) in taken)
     room = base
@@ -258,9 +265,12 @@ def _fill(order: list[dict[str, Any]], room: int, start: list[dict[str, Any]]) -
 
 def _explain(rank: int, r: dict[str, Any], have_swarm: bool) -> str:
     t: ListedTorrent = r["t"]
-    labels = {"catalog": "the catalog", "patches": "patches that restore originals"}
-    what = (f"metadata ({labels.get(t.content, t.content or 'catalog or patches')}; taken first)"
-            if t.kind == "metadata" else f"{100 * r['share']:.1f} % of listens")
+    if t.kind == "metadata" and t.content == "patches":
+        what = f"metadata (patches that restore batch {t.batch}'s originals; with its audio)"
+    elif t.kind == "metadata":
+        what = "metadata (the catalog; taken first)"
+    else:
+        what = f"{100 * r['share']:.1f} % of listens"
     if r["seeders"] is None:
         seeds = "no swarm data"
     elif r["sw"] is None:
