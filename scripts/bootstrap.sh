@@ -8,10 +8,11 @@ EXTRAS=${1:-test}
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 
-# System packages: Chromaprint (fingerprints), Chromium (report screenshots, web UI tests),
-# sqlite3 shell (cross-checks); ffmpeg and mktorrent only as benchmark peers.
-DEBS="libchromaprint1 chromium sqlite3"
-case "$EXTRAS" in *bench*) DEBS="$DEBS ffmpeg mktorrent libchromaprint-tools";; esac
+# System packages: Chromaprint (fingerprints), Chromium (report screenshots), zstd's library (patches).
+# The tests cross-check against reference tools: ffmpeg/ffprobe (decoding, loudness), fpcalc
+# (fingerprints), the zstd CLI (patches) and the sqlite3 shell (catalog). mktorrent is a benchmark peer.
+DEBS="libchromaprint1 libzstd1 chromium sqlite3 ffmpeg libchromaprint-tools zstd"
+case "$EXTRAS" in *bench*) DEBS="$DEBS mktorrent";; esac
 missing=""
 for p in $DEBS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -128,8 +128,24 @@ def test_empty_fields_are_not_written_and_other_tags_kept(work: dict[str, Path])
     assert "ARTIST" not in t and "REPLAYGAIN_TRACK_GAIN" not in t
 
 
+def test_wav_gets_an_id3_chunk_and_still_decodes_to_the_same_samples(work: dict[str, Path]) -> None:
+    import av
+    import numpy as np
+    from mutagen.wave import WAVE
+
+    def pcm(p: Path) -> np.ndarray:
+        with av.open(str(p)) as c:
+            return np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+
+    before = pcm(work["wav"])
+    assert write_tags(work["wav"], meta()) == "wav"
+    tags = WAVE(work["wav"]).tags
+    assert tags is not None and str(tags["TIT2"]) == meta().title
+    assert np.array_equal(pcm(work["wav"]), before)
+
+
 def test_exotic_format_is_reported_and_left_alone(work: dict[str, Path]) -> None:
-    for key in ("mod", "wav", "text"):
+    for key in ("mod", "text"):
         before = work[key].read_bytes()
         with pytest.raises(UnsupportedAudioError) as e:
             write_tags(work[key], meta())

@@ -28,9 +28,13 @@ def render(root: click.Command, prog: str = "phonotheque") -> str:
         "Generated from `--help` by `make docs` (scripts/gen_cli_reference.py). Do not edit by hand.",
         "",
     ]
+    contexts: dict[tuple[str, ...], click.Context] = {}
     for path, cmd in _walk(root, []):
         name = " ".join([prog, *path])
-        ctx = click.Context(cmd, info_name=name, terminal_width=100, max_content_width=100)
+        parent = contexts.get(tuple(path[:-1])) if path else None
+        settings = {"terminal_width": 100, "max_content_width": 100, **cmd.context_settings}
+        ctx = click.Context(cmd, info_name=path[-1] if path else prog, parent=parent, **settings)
+        contexts[tuple(path)] = ctx
         formatter = click.HelpFormatter(width=100, max_width=100)  # independent of $COLUMNS
         cmd.format_help(ctx, formatter)
         lines += [f"## `{name}`", "", "```", formatter.getvalue().rstrip(), "```", ""]

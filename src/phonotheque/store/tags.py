@@ -1,7 +1,7 @@
 """Catalog metadata as embedded tags, with the field names MusicBrainz Picard writes.
 
 :class:`TrackMeta` is what a file should carry; :func:`track_meta` builds it from the catalog;
-:func:`write_tags` writes it into Ogg Opus, Ogg Vorbis, FLAC, MP3 (ID3v2.4) and M4A files.
+:func:`write_tags` writes it into Ogg Opus, Ogg Vorbis, FLAC, MP3 (ID3v2.4), M4A, and WAV/AIFF (ID3v2.4 chunk).
 
 Field names (Picard's mapping, https://picard-docs.musicbrainz.org/en/appendices/tag_mapping.html):
 Vorbis comments (Opus, Vorbis, FLAC) use ``TITLE``, ``ARTIST``, ``ARTISTS``, ``ALBUM``,
@@ -52,16 +52,18 @@ from mutagen.id3 import (
     WOAR,
     ID3NoHeaderError,
 )
+from mutagen.aiff import AIFF
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, MP4Cover, MP4FreeForm
 from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
+from mutagen.wave import WAVE
 
 from phonotheque.archive import Archive
 from phonotheque.errors import NotFoundError, TagWriteError, UnsupportedAudioError
 from phonotheque.store.loudness import REPLAYGAIN_REFERENCE, r128_q78
 
-FORMATS = ("opus", "vorbis", "flac", "mp3", "m4a")
+FORMATS = ("opus", "vorbis", "flac", "mp3", "m4a", "wav", "aiff")
 
 
 @dataclass
@@ -195,7 +197,7 @@ def detect_format(path: str | Path) -> str:
         audio = mutagen.File(str(path))
     except mutagen.MutagenError as exc:
         raise UnsupportedAudioError(path, f"tags cannot be read: {exc}") from exc
-    kinds = {OggOpus: "opus", OggVorbis: "vorbis", FLAC: "flac", MP3: "mp3", MP4: "m4a"}
+    kinds = {OggOpus: "opus", OggVorbis: "vorbis", FLAC: "flac", MP3: "mp3", MP4: "m4a", WAVE: "wav", AIFF: "aiff"}
     for cls, kind in kinds.items():
         if isinstance(audio, cls):
             return kind
@@ -228,6 +230,8 @@ def write_tags(path: str | Path, meta: TrackMeta) -> str:
             _write_vorbis(path, meta, kind)
         elif kind == "mp3":
             _write_id3(path, meta)
+        elif kind in ("wav", "aiff"):
+            _write_chunk_id3(path, meta, WAVE if kind == "wav" else AIFF)
         else:
             _write_mp4(path, meta)
     except (mutagen.MutagenError, OSError) as exc:
@@ -261,6 +265,21 @@ def _write_id3(path: str | Path, meta: TrackMeta) -> None:
         tags = ID3(str(path))
     except ID3NoHeaderError:
         tags = ID3()
+    _fill_id3(tags, meta)
+    tags.save(str(path), v2_version=4)
+
+
+def _write_chunk_id3(path: str | Path, meta: TrackMeta, cls: type[WAVE] | type[AIFF]) -> None:
+    """WAV and AIFF carry ID3v2.4 in an ``id3 `` chunk (what Picard and foobar2000 write)."""
+    audio = cls(str(path))
+    if audio.tags is None:
+        audio.add_tags()
+    assert audio.tags is not None
+    _fill_id3(audio.tags, meta)  # type: ignore[arg-type]
+    audio.save(v2_version=4)
+
+
+def _fill_id3(tags: ID3, meta: TrackMeta) -> None:
     f = meta.vorbis_fields()
     for key, frame in _ID3_TEXT.items():
         if key in f:
@@ -283,7 +302,6 @@ def _write_id3(path: str | Path, meta: TrackMeta) -> None:
         tags.setall(f"TXXX:{key}", [TXXX(encoding=3, desc=key, text=[value])])
     if meta.cover:
         tags.setall("APIC", [APIC(encoding=3, mime=meta.cover_mime, type=3, desc="", data=meta.cover)])
-    tags.save(str(path), v2_version=4)
 
 
 def _write_mp4(path: str | Path, meta: TrackMeta) -> None:
