@@ -53,9 +53,15 @@ def test_corruption_is_found_in_exactly_the_pieces_hit(tmp_path: Path, version: 
     f = findings(rep)[f"{name}/{BIG}"]
     assert f.status == "corrupt"  # type: ignore[attr-defined]
     assert f.bad_pieces == sorted({p // PIECE for p in positions})  # type: ignore[attr-defined]
-    assert "sha256 differs" in f.reason  # type: ignore[attr-defined]
+    # v1-only torrents are judged by SHA-1 pieces plus the index's SHA-256; v2 roots need no whole-file hash
+    assert ("sha256 differs" in f.reason) == (version == "v1")  # type: ignore[attr-defined]
     assert not rep.ok and rep.exit_code == 1
     assert rep.files_ok == rep.files_total - 1
+    # --sha256 compares every file's whole SHA-256 with the index as well
+    rep2 = verify(rel.mirror_dir, torrent_list=rel.torrent_list, workers=2, sha256=True)
+    f2 = findings(rep2)[f"{name}/{BIG}"]
+    assert "sha256 differs" in f2.reason and "sha256" in f2.checked  # type: ignore[attr-defined]
+    assert rep2.files_ok == rep.files_ok
 
 
 def _libtorrent_bad_pieces(torrent: Path, save_path: Path) -> set[tuple[str, int]]:

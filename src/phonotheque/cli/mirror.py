@@ -56,10 +56,13 @@ def _torrent_list(archive_dir: Path | None, release: str | None, torrent_list: P
 @click.option("--torrent-list", type=click.Path(path_type=Path), default=None,
               help="Verify against this torrents.json (its torrents/ and index/ sit beside it).")
 @click.option("--quick", is_flag=True, help="Sizes and a sample of 3 pieces per file instead of every byte.")
+@click.option("--sha256", is_flag=True,
+              help="Also compare each file's whole SHA-256 with the file index (the v2 merkle root already covers "
+                   "every byte; this costs a third more hashing).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: one per core).")
 @json_option
 def verify_command(mirror_dir: Path, archive_dir: Path | None, release: str | None, torrent_list: Path | None,
-                   quick: bool, workers: int | None, as_json: bool) -> None:
+                   quick: bool, sha256: bool, workers: int | None, as_json: bool) -> None:
     """Check MIRROR_DIR (full or partial) against a release: missing, corrupt, renamed, extra files.
 
     Reads only the published artifacts (torrent list, .torrent files, file index) and changes
@@ -69,7 +72,7 @@ def verify_command(mirror_dir: Path, archive_dir: Path | None, release: str | No
         raise MirrorError("give --release or --torrent-list, not both")
     release_dir = open_archive(archive_dir).releases_dir / release if release is not None else None
     with _byte_progress("verifying") as advance:
-        report = verify_mod.verify(mirror_dir, release_dir=release_dir, torrent_list=torrent_list, quick=quick,
+        report = verify_mod.verify(mirror_dir, release_dir=release_dir, torrent_list=torrent_list, quick=quick, sha256=sha256,
                                    workers=workers, progress=advance)
     if as_json:
         print_json(report.to_dict())

@@ -40,6 +40,7 @@ class FileCheck:
     sha256: str | None = None
     quick: bool = False
     label: str = ""                 # mirror-relative path: seeds the quick sample (same on every mirror)
+    whole_sha256: bool = True       # also hash the whole file (off when a v2 root covers every byte)
 
 
 @dataclass
@@ -57,9 +58,18 @@ class CheckResult:
 class _Hasher(TorrentHasher):
     """TorrentHasher without the v1 SHA-1 work when the torrent has a v2 tree to check against."""
 
-    def __init__(self, piece_size: int, *, v1: bool) -> None:
+    def __init__(self, piece_size: int, *, v1: bool, sha256: bool = True) -> None:
         super().__init__(piece_size)
         self._want_v1 = v1
+        self._want_sha256 = sha256
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        mv = memoryview(data)
+        if self._want_sha256:
+            self._sha256.update(mv)
+        self._size += len(mv)
+        self._feed_v1(mv)
+        self._feed_v2(mv)
 
     def _feed_v1(self, mv: memoryview) -> None:
         if self._want_v1:
@@ -142,7 +152,9 @@ def _check_full(task: FileCheck, fh: Any) -> CheckResult:
     if task.v2_root is None and not want_v1:
         hasher: Any = hashlib.sha256()  # only the file index's sha256 can judge it (compared later if unknown)
     else:
-        hasher = _Hasher(ps, v1=want_v1)
+        # a v2 pieces root is a SHA-256 merkle tree over every byte: the whole-file SHA-256 adds nothing
+        # unless asked for (--sha256), and skipping it saves a third of the hashing
+        hasher = _Hasher(ps, v1=want_v1, sha256=task.whole_sha256 or task.v2_root is None)
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     total = 0
@@ -173,17 +185,19 @@ def _check_full(task: FileCheck, fh: Any) -> CheckResult:
             got = h.v1_pieces if task.v1_padded else h.v1_pieces[:-20] + h.v1_tail
             bad = [i for i in range(len(task.v1_pieces) // 20) if got[i * 20 : i * 20 + 20]
                    != task.v1_pieces[i * 20 : i * 20 + 20]]
-        return _verdict(task, bad, checked, h.sha256, total, total)
+        sha = h.sha256 if (task.whole_sha256 or task.v2_root is None) else None
+        return _verdict(task, bad, checked, sha, total, total)
     return _verdict(task, [], [], hasher.hexdigest(), total, total)
 
 
-def _verdict(task: FileCheck, bad: list[int], checked: list[str], sha: str, read: int, size: int) -> CheckResult:
+def _verdict(task: FileCheck, bad: list[int], checked: list[str], sha: str | None, read: int, size: int
+             ) -> CheckResult:
     reasons = []
     if bad:
         n = len(bad)
         shown = ", ".join(str(i) for i in bad[:8]) + (" …" if n > 8 else "")
         reasons.append(f"{n} bad piece{'s' if n > 1 else ''} ({shown})")
-    if task.sha256 is not None:
+    if task.sha256 is not None and sha is not None:
         checked.append("sha256")
         if sha != task.sha256:
             reasons.append("sha256 differs from the file index")

@@ -209,7 +209,7 @@ class _Expected:
 
 
 def _expected_files(tl: TorrentList, index: FileIndex | None, quick: bool,
-                    mirror: Path) -> tuple[list[_Expected], dict[str, ListedTorrent]]:
+                    mirror: Path, sha256: bool = False) -> tuple[list[_Expected], dict[str, ListedTorrent]]:
     """Files every torrent puts in the mirror; a torrent without a usable .torrent falls back to the index."""
     out: list[_Expected] = []
     unverifiable: dict[str, ListedTorrent] = {}
@@ -220,7 +220,7 @@ def _expected_files(tl: TorrentList, index: FileIndex | None, quick: bool,
                 check = FileCheck(
                     key=len(out), path=str(mirror / f.mirror_path), size=f.size, piece_size=t.meta.piece_size,
                     v2_root=f.v2_root, v2_layer=f.v2_layer, v1_pieces=f.v1_pieces, v1_padded=f.v1_padded,
-                    quick=quick, label=f.mirror_path,
+                    quick=quick, label=f.mirror_path, whole_sha256=sha256,
                 )
                 out.append(_Expected(t, check, f.path, f.mirror_path))
         elif index is not None and indexed.get(t.name):
@@ -399,8 +399,14 @@ def verify(
     quick: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    sha256: bool = False,
 ) -> VerifyReport:
-    """Check a mirror against a release's torrent list, torrents and file index (read-only)."""
+    """Check a mirror against a release's torrent list, torrents and file index (read-only).
+
+    Full mode checks every byte against the v2 pieces root (a SHA-256 merkle tree over 16 KiB
+    blocks), or the v1 piece hashes plus the index's SHA-256 for v1-only torrents. ``sha256=True``
+    also computes each file's whole SHA-256 and compares it with the file index.
+    """
     started = time.monotonic()
     mirror = Path(mirror_dir)
     if not mirror.exists():
@@ -418,7 +424,7 @@ def verify(
     # now (its .torrent is unusable, so its files are known from the index alone)
     defer = all(t.meta is not None for t in tl.torrents)
     index: FileIndex | None = None if defer else load_index(index_path)
-    expected, unverifiable = _expected_files(tl, index, quick, mirror)
+    expected, unverifiable = _expected_files(tl, index, quick, mirror, sha256)
     try:
         found, scan_warnings = scan_mirror(mirror)
     except OSError as exc:
