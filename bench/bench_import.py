@@ -42,8 +42,10 @@ from phonotheque.archive import Archive
 from phonotheque.catalog.importers import import_source
 a = Archive.init(sys.argv[1])
 t = time.perf_counter()
+cpu0 = time.process_time()
 r = import_source(a, sys.argv[2], format="jsonl", refresh_search=False)
 t_import = time.perf_counter() - t
+cpu = time.process_time() - cpu0
 t = time.perf_counter()
 if sys.argv[3] == "1":
     from phonotheque.catalog.search import refresh_index
@@ -52,7 +54,7 @@ t_index = time.perf_counter() - t if sys.argv[3] == "1" else None
 a.close()
 import os
 size = sum(os.path.getsize(p) for p in (str(a.catalog_path), str(a.catalog_path) + "-wal") if os.path.exists(p))
-sys.stdout.write("\\n" + orjson.dumps({"seconds": t_import, "index_seconds": t_index, "rows": r.inserted,
+sys.stdout.write("\\n" + orjson.dumps({"seconds": t_import, "cpu_seconds": cpu, "index_seconds": t_index, "rows": r.inserted,
     "rejected": r.rejected, "remainder_bpt": r.bytes_per_track_remainder,
     "records_bpt": r.bytes_per_track_records, "catalog_bpt": size / max(r.inserted, 1)}).decode())
 """
@@ -62,13 +64,15 @@ import sys, time, orjson, duckdb
 con = duckdb.connect(sys.argv[1])
 con.execute("SET enable_progress_bar=false")
 t = time.perf_counter()
+cpu0 = time.process_time()
 cols = con.execute("DESCRIBE SELECT * FROM read_ndjson(?)", [sys.argv[2]]).fetchall()
 defs = ", ".join(('"%s" %s' % (c[0], "VARCHAR PRIMARY KEY" if c[0] == "id" else c[1])) for c in cols)
 con.execute("CREATE TABLE t (" + defs + ")")
 con.execute("INSERT INTO t SELECT * FROM read_ndjson(?)", [sys.argv[2]])
 con.execute("CHECKPOINT")
 n = con.execute("SELECT COUNT(*) FROM t").fetchone()[0]
-sys.stdout.write("\\n" + orjson.dumps({"seconds": time.perf_counter() - t, "rows": n}).decode())
+sys.stdout.write("\\n" + orjson.dumps({"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - cpu0,
+    "rows": n}).decode())
 """
 
 
@@ -157,6 +161,9 @@ def main() -> None:
             "phonotheque_rows_per_s": round(n / p_s),
             "duckdb_rows_per_s": round(n / d_s),
             "ratio": round((n / p_s) / (n / d_s), 3),
+            # CPU time (all threads) per row: steadier than wall time on a shared, loaded machine
+            "phonotheque_cpu_us_per_track": round(1e6 * statistics.median(r["cpu_seconds"] for r in ph) / n, 1),
+            "duckdb_cpu_us_per_row": round(1e6 * statistics.median(r["cpu_seconds"] for r in dk) / n, 1),
             "phonotheque_peak_rss_mib": round(max(r["peak_rss_mib"] for r in ph)),
             "duckdb_peak_rss_mib": round(max(r["peak_rss_mib"] for r in dk)),
             "search_index_s": (round(statistics.median(r["index_seconds"] for r in ph), 2)
@@ -168,7 +175,8 @@ def main() -> None:
         }
         table.append(row)
         print(f"{n:>9,} tracks  phonotheque {row['phonotheque_rows_per_s']:>8,} rows/s  duckdb "
-              f"{row['duckdb_rows_per_s']:>8,} rows/s  ratio {row['ratio']:.3f}  peak RSS "
+              f"{row['duckdb_rows_per_s']:>8,} rows/s  ratio {row['ratio']:.3f}  CPU "
+              f"{row['phonotheque_cpu_us_per_track']} vs {row['duckdb_cpu_us_per_row']} us/row  peak RSS "
               f"{row['phonotheque_peak_rss_mib']} MiB vs {row['duckdb_peak_rss_mib']} MiB  "
               f"(+ search index {row['search_index_s']} s); catalog {row['catalog_B_per_track']} B/track, "
               f"remainder {row['remainder_B_per_track']} + records {row['records_B_per_track']} B/track", flush=True)

@@ -28,16 +28,27 @@ from typing import Any
 import orjson
 import zstandard
 
-_CCTX = zstandard.ZstdCompressor(level=9, write_content_size=True, write_checksum=False)
+# level 6: within 0.2 % of level 9 on MusicBrainz remainders (~650 B each) at a third of the CPU
+_CCTX = zstandard.ZstdCompressor(level=6, write_content_size=True, write_checksum=False)
 _DCTX = zstandard.ZstdDecompressor()
 
 _MISSING = object()
 _SORT = orjson.OPT_SORT_KEYS
 
 
+_EXACT = (str, int, bool, type(None))  # types whose ``==`` is already strict once the types are equal
+
+
 def same(a: Any, b: Any) -> bool:
     """Strict JSON equality: types must match (``1 != 1.0 != True``), key order is irrelevant."""
-    try:  # fast path: canonical serializations are equal iff the values are strictly equal
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta in _EXACT:
+        return bool(a == b)
+    if a != b:  # Python's ``==`` is looser than JSON equality (1 == 1.0 == True), never stricter
+        return False
+    try:  # canonical serializations are equal iff the values are strictly equal
         return bool(orjson.dumps(a, option=_SORT) == orjson.dumps(b, option=_SORT))
     except (TypeError, orjson.JSONEncodeError):
         return _same(a, b)
@@ -81,6 +92,9 @@ def diff(original: Any, rebuilt: Any) -> Any | None:
             if w is _MISSING:
                 keys[k] = {"=": v}
             else:
+                tv = type(v)
+                if tv is type(w) and tv in _EXACT and v == w:  # an equal leaf: the common case, inlined
+                    continue
                 sub = diff(v, w)
                 if sub is not None:
                     keys[k] = sub
@@ -93,9 +107,14 @@ def diff(original: Any, rebuilt: Any) -> Any | None:
         return node if _size(node) < _size(replace) else replace
     if to is list and type(rebuilt) is list:
         items: list[list[Any]] = []
+        nr = len(rebuilt)
         for i, v in enumerate(original):
-            if i < len(rebuilt):
-                sub = diff(v, rebuilt[i])
+            if i < nr:
+                w = rebuilt[i]
+                tv = type(v)
+                if tv is type(w) and tv in _EXACT and v == w:
+                    continue
+                sub = diff(v, w)
                 if sub is not None:
                     items.append([i, sub])
             else:

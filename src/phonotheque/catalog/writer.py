@@ -97,6 +97,8 @@ class CatalogWriter:
         self.absent_artists: set[str] = set()
         self.absent_isrcs: set[str] = set()
         self.absent_albums: set[str] = set()
+        self.absent_mbids: set[str] = set()
+        self.absent_labels: set[str] = set()
         self._reset_pending()
 
     # -- batch lifecycle --------------------------------------------------------------------------
@@ -106,19 +108,48 @@ class CatalogWriter:
             for name in (
                 "market_sets", "genres", "artists", "labels", "recordings", "recording_mbid", "recording_isrcs",
                 "albums", "albums_up", "tracks_up", "album_artists", "album_labels", "album_genres", "images", "tracks", "track_artists",
-                "external_ids", "records", "record_lines", "rejects",
+                "external_ids", "records", "records_up", "record_lines", "rejects",
                 "del_album_children", "del_track_children", "del_album_tracks",
             )
         }
+        self._lists = list(self.p.values())
 
-    def prefetch(self, artist_keys: Iterable[str] = (), isrcs: Iterable[str] = (), album_keys: Iterable[str] = ()) -> None:
+    def prefetch(
+        self,
+        artist_keys: Iterable[str] = (),
+        isrcs: Iterable[str] = (),
+        album_keys: Iterable[str] = (),
+        recording_mbids: Iterable[str] = (),
+        label_keys: Iterable[str] = (),
+    ) -> None:
         """Look up a batch's keys with a few ``IN`` queries instead of one query per record.
 
-        Found rows fill the caches; keys not found are remembered as absent for this batch.
+        Found rows fill the caches; keys not found are remembered as absent for this batch (what a
+        per-record ``SELECT`` would have found too: rows written by this batch are not flushed yet).
         """
         c = self.conn
-        todo = sorted({k for k in artist_keys if k not in self.artists})
+        todo = sorted({m for m in recording_mbids if m not in self.rec_mbid})
         found: set[str] = set()
+        for chunk in chunks(todo):
+            marks = ",".join("?" * len(chunk))
+            for mbid in (
+                r[0] for r in c.execute(f"SELECT mbid FROM recordings WHERE mbid IN ({marks})", chunk)
+            ):
+                found.add(mbid)  # found ones go through recording_by_mbid's own query (it also reads ISRCs)
+        self.absent_mbids.update(m for m in todo if m not in found)
+        todo = sorted({k for k in label_keys if k not in self.labels})
+        found = set()
+        for chunk in chunks(todo):
+            marks = ",".join("?" * len(chunk))
+            for key, lid, name in c.execute(
+                f"SELECT source_key, id, name FROM labels WHERE source_id=? AND source_key IN ({marks})",
+                (self.source_id, *chunk),
+            ):
+                self.labels[key] = (lid, name)
+                found.add(key)
+        self.absent_labels.update(k for k in todo if k not in found)
+        todo = sorted({k for k in artist_keys if k not in self.artists})
+        found = set()
         for chunk in chunks(todo):
             marks = ",".join("?" * len(chunk))
             for row in c.execute(
@@ -155,13 +186,15 @@ class CatalogWriter:
         self.absent_artists = set()
         self.absent_isrcs = set()
         self.absent_albums = set()
+        self.absent_mbids = set()
+        self.absent_labels = set()
         for table in ("artists", "labels", "market_sets", "genres", "recordings", "albums", "tracks", "records"):
             self._next[table] = (self.conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]) + 1
         self._reset_pending()
 
     def mark(self) -> tuple[tuple[int, ...], dict[str, int], int]:
         """A savepoint of the pending batch (see :meth:`undo`)."""
-        return tuple(map(len, self.p.values())), self._next.copy(), len(self._journal)
+        return tuple(map(len, self._lists)), self._next.copy(), len(self._journal)
 
     def undo(self, mark: tuple[tuple[int, ...], dict[str, int], int]) -> None:
         """Forget every row, id and cache entry added since ``mark`` (a record was rejected mid-way)."""
@@ -246,9 +279,14 @@ class CatalogWriter:
         )
         c.executemany(
             "INSERT INTO records(id, source_id, kind, source_key, entity_id, line, digest, remainder) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            p["records"],
+        )
+        c.executemany(
+            "INSERT INTO records(id, source_id, kind, source_key, entity_id, line, digest, remainder) "
             "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET entity_id=excluded.entity_id, "
             "line=excluded.line, digest=excluded.digest, remainder=excluded.remainder",
-            p["records"],
+            p["records_up"],
         )
         c.executemany("UPDATE records SET line=? WHERE id=?", p["record_lines"])
         c.executemany(
@@ -295,7 +333,7 @@ class CatalogWriter:
         hit = self.labels.get(key)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        row = self.conn.execute(
+        row = None if key in self.absent_labels else self.conn.execute(
             "SELECT id, name FROM labels WHERE source_id=? AND source_key=?", (self.source_id, key)
         ).fetchone()
         if row is not None:
@@ -369,7 +407,9 @@ class CatalogWriter:
         hit = self.rec_mbid.get(mbid)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        row = self.conn.execute("SELECT id, title, duration_ms, video FROM recordings WHERE mbid=?", (mbid,)).fetchone()
+        row = None if mbid in self.absent_mbids else self.conn.execute(
+            "SELECT id, title, duration_ms, video FROM recordings WHERE mbid=?", (mbid,)
+        ).fetchone()
         if row is not None:
             got = tuple(
                 r[0]
@@ -380,6 +420,8 @@ class CatalogWriter:
             return hit
         adopt = None
         for isrc in isrcs:
+            if isrc in self.absent_isrcs:  # in no stored recording at all
+                continue
             r = self.conn.execute(
                 "SELECT r.id, r.title, r.duration_ms, r.video, r.isrc FROM recording_isrcs i "
                 "JOIN recordings r ON r.id = i.recording_id WHERE i.isrc=? AND r.mbid IS NULL ORDER BY r.id LIMIT 1",
@@ -430,9 +472,20 @@ class CatalogWriter:
             self.p["tracks"].append(row)
 
     def record_row(
-        self, record_id: int, kind: str, key: str, entity_id: int, line: int, digest: bytes, remainder: bytes | None
+        self,
+        record_id: int,
+        kind: str,
+        key: str,
+        entity_id: int,
+        line: int,
+        digest: bytes,
+        remainder: bytes | None,
+        existing: bool = True,
     ) -> None:
-        self.p["records"].append((record_id, self.source_id, kind, key, entity_id, line, digest, remainder))
+        """``existing=False``: a new record (a plain INSERT, no conflict handling)."""
+        self.p["records_up" if existing else "records"].append(
+            (record_id, self.source_id, kind, key, entity_id, line, digest, remainder)
+        )
 
     def reject(self, path: str, line: int | None, key: str | None, reason: str, at: str) -> None:
         self.p["rejects"].append((self.source_id, path, line, key, reason, at))

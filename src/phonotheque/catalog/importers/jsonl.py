@@ -93,6 +93,7 @@ def _artists(w: CatalogWriter, items: Any, what: str) -> list[tuple[int, str, st
     if not isinstance(items, list):
         raise Reject(f"field {what!r} must be a list")
     out = []
+    artists = w.artists
     for a in items:
         if not isinstance(a, dict):
             raise Reject(f"field {what!r} must be a list of objects")
@@ -100,8 +101,10 @@ def _artists(w: CatalogWriter, items: Any, what: str) -> list[tuple[int, str, st
         if not isinstance(name, str):
             raise Reject(f"an artist in {what!r} has no name")
         key = a.get("id")
-        key = name if key is None else str(key)
-        aid, attrs = w.artist(key, name)
+        if type(key) is not str:
+            key = name if key is None else str(key)
+        hit = artists.get(key)  # the common case, without a call
+        aid, attrs = hit if hit is not None else w.artist(key, name)
         credited = None if attrs[0] == name else name
         out.append((aid, key, name, credited))
     return out
@@ -109,7 +112,7 @@ def _artists(w: CatalogWriter, items: Any, what: str) -> list[tuple[int, str, st
 
 def _ext(obj: dict[str, Any], skip: str) -> list[tuple[str, str]]:
     ext = obj.get("external_ids")
-    if ext is None:
+    if ext is None or (type(ext) is dict and (not ext or (len(ext) == 1 and skip in ext))):
         return []
     if not isinstance(ext, dict):
         raise Reject("field 'external_ids' must be an object")
@@ -122,7 +125,9 @@ def _album(w: CatalogWriter, alb: Any) -> tuple[int, dict[str, Any]] | None:
         return None
     if not isinstance(alb, dict):
         raise Reject("field 'album' must be an object")
-    key = req_str(alb, "id") if alb.get("id") is not None else None
+    key = alb.get("id")
+    if type(key) is not str:
+        key = req_str(alb, "id") if key is not None else None
     if key is None:
         name = req_str(alb, "name")
         key = "name:" + name

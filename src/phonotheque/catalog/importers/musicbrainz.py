@@ -95,6 +95,45 @@ def key_of(obj: dict[str, Any]) -> str:
     return req_str(obj, "id")
 
 
+def prefetch(w: CatalogWriter, objs: list[dict[str, Any]]) -> None:
+    """Batch lookups of the artists, labels, recording MBIDs and ISRCs a batch of releases refers to."""
+    artists: set[str] = set()
+    labels: set[str] = set()
+    mbids: set[str] = set()
+    isrcs: set[str] = set()
+
+    def credit(c: Any) -> None:
+        if type(c) is list:
+            for e in c:
+                a = e.get("artist") if type(e) is dict else None
+                if type(a) is dict and type(a.get("id")) is str:
+                    artists.add(a["id"])
+
+    for o in objs:
+        credit(o.get("artist-credit"))
+        for e in o.get("label-info") or ():
+            lab = e.get("label") if type(e) is dict else None
+            if type(lab) is dict and type(lab.get("id")) is str:
+                labels.add(lab["id"])
+        media = o.get("media")
+        for m in media if type(media) is list else ():
+            if type(m) is not dict:
+                continue
+            for name in ("tracks", "data-tracks"):
+                tl = m.get(name)
+                for t in tl if type(tl) is list else ():
+                    if type(t) is not dict:
+                        continue
+                    credit(t.get("artist-credit"))
+                    rec = t.get("recording")
+                    if type(rec) is dict and type(rec.get("id")) is str:
+                        mbids.add(rec["id"])
+                        for i in rec.get("isrcs") or ():
+                            if type(i) is str:
+                                isrcs.add(i)
+    w.prefetch(artists, isrcs, (), mbids, labels)
+
+
 # -- pieces of the effective view, rebuilt as MusicBrainz JSON ---------------------------------------
 def artist_json(key: str, attrs: tuple[Any, ...]) -> dict[str, Any]:
     name, sort_name, disamb, type_, country, mbid = attrs
