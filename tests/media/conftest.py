@@ -87,7 +87,8 @@ def add_original(archive: object, track_id: int, src: Path) -> int:
     """Store ``src`` content-addressed like ingest does and link it to the track as its original."""
     from phonotheque.archive import Archive
     from phonotheque.store.hashing import hash_file
-    from phonotheque.store.media_common import hash_columns, insert_file, store_relpath
+    from phonotheque.store.layout import store_relpath
+    from phonotheque.store.media_common import hash_columns, insert_file
 
     assert isinstance(archive, Archive)
     piece = int(archive.settings["store.piece_size"])

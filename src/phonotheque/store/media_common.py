@@ -25,11 +25,6 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def store_relpath(sha256: str, ext: str) -> str:
-    """Content-addressed path relative to the archive: ``store/ab/cd/<sha256><ext>``."""
-    return f"store/{sha256[:2]}/{sha256[2:4]}/{sha256}{ext}"
-
-
 def tmp_dir(archive_root: Path) -> Path:
     d = archive_root / "store" / "tmp"
     d.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ import orjson
 from phonotheque.archive import Archive
 from phonotheque.errors import AudioError, CorruptAudioError, TagWriteError
 from phonotheque.store.hashing import TorrentHasher
+from phonotheque.store.layout import store_relpath
 from phonotheque.store.loudness import Loudness, LoudnessMeter, album_loudness
 from phonotheque.store.media_common import (
     Problem,
@@ -44,7 +45,6 @@ from phonotheque.store.media_common import (
     log,
     now,
     run_pool,
-    store_relpath,
     tmp_dir,
     worker_count,
 )

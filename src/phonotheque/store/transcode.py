@@ -55,6 +55,7 @@ from phonotheque.errors import (
     UnsupportedAudioError,
 )
 from phonotheque.store.hashing import FileHashes, TorrentHasher
+from phonotheque.store.layout import store_relpath
 from phonotheque.store.loudness import Loudness, LoudnessMeter, album_loudness
 from phonotheque.store.media_common import (
     Problem,
@@ -66,7 +67,6 @@ from phonotheque.store.media_common import (
     log,
     now,
     run_pool,
-    store_relpath,
     tmp_dir,
     worker_count,
 )
