@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from phonotheque import parallel
 from phonotheque.archive import Archive
 from phonotheque.store.hashing import FileHashes
 
@@ -50,9 +49,9 @@ def worker_count(archive: Archive, workers: int | None) -> int:
 
 def run_pool(fn: Callable[[T], R], tasks: Iterable[T], workers: int, on_error: Callable[[T, Exception], R]) -> Iterator[R]:
     """Results of ``fn`` over ``tasks`` as they complete: in-process for one worker, else on
-    :func:`phonotheque.parallel.run_tasks` (a process pool, bounded in flight; our own pool if that
-    module is absent). A task that raises becomes ``on_error(task, exc)`` so the run goes on. On
-    Ctrl-C pending tasks are cancelled; running workers clean up their temp files."""
+    :func:`phonotheque.parallel.run_tasks` (a process pool, bounded in flight). A task that raises
+    becomes ``on_error(task, exc)`` so the run goes on. On Ctrl-C pending tasks are cancelled; running
+    workers clean up their temp files."""
     if workers <= 1:
         for t in tasks:
             try:
@@ -60,51 +59,13 @@ def run_pool(fn: Callable[[T], R], tasks: Iterable[T], workers: int, on_error: C
             except Exception as exc:  # a bug or an unexpected library error: reported, the run goes on
                 yield on_error(t, exc)
         return
-    try:
-        from phonotheque import parallel
-    except ImportError:  # pragma: no cover - the ingest engineer's module is part of the package
-        parallel = None  # type: ignore[assignment]
-    if parallel is not None:
-        for item, result in parallel.run_tasks(fn, tasks, workers=workers):
-            if isinstance(result, Exception):
-                yield on_error(item, result)
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                yield result
-        return
-    yield from _own_pool(fn, tasks, workers, on_error)
-
-
-def _own_pool(fn: Callable[[T], R], tasks: Iterable[T], workers: int, on_error: Callable[[T, Exception], R]) -> Iterator[R]:
-    ctx = multiprocessing.get_context("forkserver")
-    it = iter(tasks)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: dict[Future[R], T] = {}
-        try:
-            for t in it:
-                pending[pool.submit(fn, t)] = t
-                if len(pending) >= workers * 2:
-                    break
-            while pending:
-                done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    task = pending.pop(fut)
-                    for t in it:
-                        pending[pool.submit(fn, t)] = t
-                        break
-                    exc = fut.exception()
-                    if isinstance(exc, Exception):
-                        yield on_error(task, exc)
-                    elif exc is not None:
-                        raise exc
-                    else:
-                        yield fut.result()
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    for item, result in parallel.run_tasks(fn, tasks, workers=workers):
+        if isinstance(result, Exception):
+            yield on_error(item, result)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            yield result
 
 
 def hash_columns(h: FileHashes) -> dict[str, Any]:
