@@ -11,8 +11,14 @@ the hashes computed once (that is ingest's work and is not timed). Then, page ca
   catalog torrent), timed inside the process around the call;
 * ``mktorrent`` — ``mktorrent -t 2 -l 20 -d`` over each audio torrent's seeding tree (v1 only);
 * ``libtorrent`` — ``create_torrent`` + ``set_piece_hashes`` over the same trees (hybrid, files sorted).
+* ``CLI`` — the whole ``phonotheque package --no-metadata`` process (interpreter start and imports included),
+  for the reader who runs the command rather than calls the library.
 
-Prints a table and writes bench/out/package.json.
+Time per file and per GiB are shown side by side: packaging costs per file (paths, SQL rows, one hard link),
+hashing tools cost per byte. Then the file index is written for synthetic releases of growing size in a child
+process each (peak RSS must stay flat: it is streamed in record batches).
+
+Prints tables and writes bench/out/package.json (``--quick``: bench/out/package-quick.json).
 """
 
 from __future__ import annotations
@@ -158,7 +164,8 @@ def child_package(root: str, metadata: bool) -> None:
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     audio = [t for t in r.torrents if t.kind == "audio"]
     print(json.dumps({"seconds": seconds, "cpu": cpu, "size": r.size, "padded_size": r.padded_size, "files": r.tracks_packaged,
-                      "torrents": len(audio), "infohashes": [t.infohash_v1 for t in audio]}))
+                      "torrents": len(audio), "infohashes": [t.infohash_v1 for t in audio],
+                      "phases_ms": {k: round(v * 1e3, 2) for k, v in r.timings.items()}}))
 
 
 def child_libtorrent(dirs: list[str]) -> None:
@@ -221,6 +228,13 @@ def measure(gigabytes: float, runs: int, corpus: str = "audio") -> dict[str, Any
         pkg_cpu.append(data["cpu"])
         pkg_mem = max(pkg_mem, mem)
         first = first or data
+    cli_runs = []
+    exe = str(Path(sys.executable).with_name("phonotheque"))
+    for _ in range(runs):
+        shutil.rmtree(root / "releases" / "bench", ignore_errors=True)
+        data, _mem = _run_child([exe, "package", "-A", str(root), "--release", "bench", "--target-size", TARGET,
+                                 "--no-metadata"])
+        cli_runs.append(data["seconds"])
     rel = root / "releases" / "bench"
     doc = json.loads((rel / "torrents.json").read_text())
     dirs = [rel / "data" / t["name"] for t in doc["torrents"] if t["kind"] == "audio"]
@@ -263,6 +277,8 @@ def measure(gigabytes: float, runs: int, corpus: str = "audio") -> dict[str, Any
                   "libtorrent": statistics.median(lt_cpu)},
         "cpu_speedup_vs_mktorrent": statistics.median(mk_cpu) / statistics.median(pkg_cpu),
         "package_s_per_gib": pkg / gib, "mktorrent_s_per_gib": mk / gib, "libtorrent_s_per_gib": lt / gib,
+        "package_ms_per_file": 1e3 * pkg / first["files"], "mktorrent_ms_per_file": 1e3 * mk / first["files"],
+        "cli_s": statistics.median(cli_runs), "speedup_cli_vs_mktorrent": mk / statistics.median(cli_runs),
         "speedup_vs_mktorrent": mk / pkg, "speedup_vs_libtorrent": lt / pkg,
         "package_peak_rss_mb": pkg_mem / 1e6, "mktorrent_peak_rss_mb": mk_mem / 1e6,
         "libtorrent_peak_rss_mb": lt_mem / 1e6,
@@ -270,8 +286,63 @@ def measure(gigabytes: float, runs: int, corpus: str = "audio") -> dict[str, Any
         "padding_overhead": first["padded_size"] / first["size"] - 1,
         "padding_by_piece_size": padding_table(file_sizes),
         "runs": {"package": pkg_runs, "package_with_catalog_torrent": full_runs, "mktorrent": mk_runs,
-                 "libtorrent": lt_runs},
+                 "libtorrent": lt_runs, "cli": cli_runs},
+        "phases_ms": first.get("phases_ms", {}),
     }
+
+
+def build_index_archive(rows: int) -> Path:
+    """A bench archive whose release ``bench`` has ``rows`` file-index rows (synthetic rows made in SQL: what
+    is measured is only the streaming of the index), 100 000 files per torrent, cached."""
+    from phonotheque.archive import Archive
+
+    root = BENCH / f"index-{rows}"
+    if (root / "READY").exists():
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    a = Archive.init(root, settings={"store.piece_size": PIECE, "archive.name": "bench"})
+    c = a.conn
+    per = 100_000
+    with a.transaction():
+        c.execute("INSERT INTO releases(name, created_at, target_size, version) VALUES ('bench', 'x', 1, 'hybrid')")
+        c.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                  "INSERT INTO files(id, sha256, size, tier, store_path, ext, piece_size) "
+                  "SELECT i, printf('%064x', i), 2000000 + i, 'original', printf('store/%d.ogg', i), '.ogg', ? FROM n",
+                  (rows, PIECE))
+        for t in range(1, -(-rows // per) + 1):
+            c.execute("INSERT INTO torrents(id, release_name, batch, name, kind, content, infohash_v1, infohash_v2, "
+                      "size, file_count, torrent_path, created_at) VALUES (?, 'bench', ?, ?, 'audio', 'audio', "
+                      "printf('%040x', ?), printf('%064x', ?), 0, 0, 'x', 'x')", (t, t, f"bench-audio-{t:04d}", t, t))
+        c.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+                  "INSERT INTO torrent_files(torrent_id, file_id, path, offset, size, sha256) SELECT (i - 1) / ? + 1, i, "
+                  "printf('pop 50-59/Artist %d/2009 Album %d (%d)/%02d Artist %d - Title number %d.ogg', i / 97, i / 12,"
+                  " i / 12, i % 12, i / 97, i), ((i - 1) % ?) * 2097152, 2000000 + i, printf('%064x', i) FROM n",
+                  (rows, per, per))
+        c.execute("INSERT INTO release_tracks(release_name, track_id, file_id, torrent_id, path, listens) "
+                  "SELECT 'bench', file_id, file_id, torrent_id, path, 1.5 FROM torrent_files")
+    a.close()
+    (root / "READY").write_text(str(rows))
+    return root
+
+
+def child_index(root: str) -> None:
+    from phonotheque.archive import Archive
+    from phonotheque.release.outputs import write_index
+
+    a = Archive.open(root)
+    t0 = time.perf_counter()
+    n = write_index(a.conn, "bench", Path(root) / "index-out")
+    print(json.dumps({"seconds": time.perf_counter() - t0, "rows": n}))
+
+
+def measure_index(sizes: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for rows in sizes:
+        root = build_index_archive(rows)
+        data, mem = _run_child([sys.executable, __file__, "--child-index", str(root)])
+        out.append({"rows": data["rows"], "seconds": data["seconds"], "rows_per_s": data["rows"] / data["seconds"],
+                    "peak_rss_mb": mem / 1e6})
+    return out
 
 
 def main() -> None:
@@ -283,14 +354,18 @@ def main() -> None:
     ap.add_argument("--child-package")
     ap.add_argument("--metadata", action="store_true")
     ap.add_argument("--child-libtorrent", nargs="+")
+    ap.add_argument("--child-index")
     args = ap.parse_args()
     if args.child_package:
         return child_package(args.child_package, args.metadata)
+    if args.child_index:
+        return child_index(args.child_index)
     if args.child_libtorrent:
         return child_libtorrent(args.child_libtorrent)
     plan = [("audio", 0.1), ("audio", 0.4)] if args.quick else \
         [(c, gb) for c in ("audio", "random") if args.corpus in (c, "both") for gb in (1.0, 4.0)]
     results = [measure(gb, args.runs, corpus) for corpus, gb in plan]
+    index = measure_index([20_000, 100_000] if args.quick else [100_000, 1_000_000, 2_000_000])
     print(f"packaging (hashes stored at ingest; hybrid torrents, seeding trees, index, list, notes) vs mktorrent -t 2 "
           f"(v1) and libtorrent set_piece_hashes (hybrid); piece 1 MiB; target 1 GB per torrent; median of "
           f"{args.runs}; page cache warm. '+catalog' = the same run also making the catalog metadata torrent "
@@ -298,6 +373,7 @@ def main() -> None:
     head = (f"{'corpus':>6} {'MB/file':>7} {'data':>8} {'files':>6} {'torr':>4} | {'package s':>9} {'+catalog s':>10} {'mktorrent s':>11} "
             f"{'libtorrent s':>12} | "
             f"{'x mktorrent':>11} {'x libtorrent':>12} | {'pkg s/GiB':>9} {'mk s/GiB':>8} {'lt s/GiB':>8} | "
+            f"{'pkg ms/file':>11} {'mk ms/file':>10} | {'CLI s':>6} {'x mk':>5} | "
             f"{'peak MB pkg/mk/lt':>17} | {'padding':>7} | same ih")
     print(head)
     print("-" * len(head))
@@ -305,7 +381,9 @@ def main() -> None:
         print(f"{r['corpus']:>6} {r['mean_file_mb']:>7.1f} {r['gigabytes']:>6.2f}GB {r['files']:>6} {r['torrents']:>4} | {r['package_s']:>9.3f} "
               f"{r['package_with_catalog_torrent_s']:>10.3f} {r['mktorrent_s']:>11.3f} {r['libtorrent_s']:>12.3f} | {r['speedup_vs_mktorrent']:>10.1f}x "
               f"{r['speedup_vs_libtorrent']:>11.1f}x | {r['package_s_per_gib']:>9.3f} {r['mktorrent_s_per_gib']:>8.3f} "
-              f"{r['libtorrent_s_per_gib']:>8.3f} | {r['package_peak_rss_mb']:>5.0f}/{r['mktorrent_peak_rss_mb']:>3.0f}/"
+              f"{r['libtorrent_s_per_gib']:>8.3f} | {r['package_ms_per_file']:>11.3f} {r['mktorrent_ms_per_file']:>10.3f} | "
+              f"{r['cli_s']:>6.3f} {r['speedup_cli_vs_mktorrent']:>4.1f}x | "
+              f"{r['package_peak_rss_mb']:>5.0f}/{r['mktorrent_peak_rss_mb']:>3.0f}/"
               f"{r['libtorrent_peak_rss_mb']:>4.0f}     | {r['padding_overhead']:>6.3%} | "
               f"{r['infohashes_equal_libtorrent']}")
     for r in results:
@@ -313,12 +391,22 @@ def main() -> None:
         print(f"CPU seconds (user+sys, median), {r['corpus']} {r['gigabytes']:.2f} GB: package {c['package']:.3f}, mktorrent "
               f"{c['mktorrent']:.3f}, libtorrent {c['libtorrent']:.3f} -> {r['cpu_speedup_vs_mktorrent']:.1f}x less "
               "CPU than mktorrent")
+    for r in results:
+        print(f"phases of one package run (ms), {r['corpus']} {r['gigabytes']:.2f} GB: " + ", ".join(
+            f"{k} {v:.1f}" for k, v in r["phases_ms"].items()))
+    print("CLI s = the whole `phonotheque package --no-metadata` process: interpreter start and imports (pyarrow ...)"
+          " included, which the library call does not pay again")
+    print("file index streamed in record batches (one child process each; synthetic rows):")
+    for x in index:
+        print(f"  {x['rows']:>9} rows: {x['seconds']:7.2f} s, {x['rows_per_s']:>9.0f} rows/s, peak RSS "
+              f"{x['peak_rss_mb']:.0f} MB")
     print("padding overhead by piece size (same files): " + ", ".join(
         f"{k}: {v:.3%}" for k, v in results[-1]["padding_by_piece_size"].items()))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"benchmark": "package", "quick": args.quick, "results": results,
+    out = OUT.with_name("package-quick.json") if args.quick else OUT  # a smoke test keeps the full run's figures
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"benchmark": "package", "quick": args.quick, "results": results, "index": index,
                                "note": "2-core machine shared with other engineers' runs: noisy"}, indent=2) + "\n")
-    print(f"wrote {OUT}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from phonotheque.release.paths import (
     MAX_PATH_UNITS,
+    PathMaker,
     TrackNames,
     bucket_name,
     clean_ext,
@@ -142,3 +143,68 @@ def test_buckets() -> None:
         "pop unknown", "pop 00", "pop 01-09", "pop 01-09", "pop 10-19", "pop 50-59", "pop 80-89", "pop 90-100",
         "pop 90-100"]
     assert clean_ext("FLAC") == ".flac" and clean_ext(".ogg") == ".ogg" and clean_ext("../x") == ".bin"
+
+
+def _reference_track_path(t: TrackNames, max_units: int, ext: str | None) -> tuple[str, ...]:
+    """The straightforward composition (sanitize every part, no cache, no fast path): what PathMaker must equal."""
+    from phonotheque.release.paths import ALBUM_UNITS, ARTIST_UNITS, BUCKET_UNITS, fit, units
+
+    bucket = sanitize(bucket_name(t.popularity), max_units=BUCKET_UNITS)
+    artist_cap = max(8, min(ARTIST_UNITS, (max_units - BUCKET_UNITS) // 4))
+    artist = sanitize(t.album_artist or t.track_artist or "Unknown Artist", max_units=artist_cap,
+                      fallback="Unknown Artist")
+    album_cap = max(12, min(ALBUM_UNITS, (max_units - BUCKET_UNITS) // 3))
+    if t.album_id is None:
+        album = sanitize("No Album", max_units=album_cap)
+    else:
+        year = (t.year or "")[:4]
+        year = year if year.isdigit() else ""
+        suffix = f" ({t.album_id})"
+        album_cap = max(album_cap, units(suffix) + 4)
+        album = fit(sanitize(f"{year} {t.album or 'Untitled'}".strip(), max_units=album_cap, fallback="Untitled"),
+                    suffix, max_units=album_cap)
+    number = f"{t.track_number:02d}" if t.track_number is not None else "00"
+    if t.disc_number is not None and (t.disc_count or 1) > 1:
+        number = f"{t.disc_number}-{number}"
+    e = clean_ext(ext if ext is not None else t.ext)
+    room = max_units - sum(units(c) + 1 for c in (bucket, artist, album))
+    stem = sanitize(f"{number} {t.track_artist or t.album_artist or 'Unknown Artist'} - {t.title or 'Untitled'}",
+                    max_units=max(room - units(e), 8))
+    return (bucket, artist, album, fit(stem, e, max_units=max(room, 8 + units(e))))
+
+
+plain_text = st.text(st.sampled_from("abcXYZ .-_()'&,;09"), max_size=140)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(track_names, st.builds(
+    TrackNames, track_id=st.integers(1, 10**6), popularity=st.none() | st.integers(0, 100),
+    album_artist=st.none() | plain_text, album=st.none() | plain_text, album_id=st.none() | st.integers(1, 50),
+    year=st.none() | st.sampled_from(["1999", "2001-05-01", "x"]), disc_number=st.none() | st.integers(0, 3),
+    disc_count=st.none() | st.integers(0, 3), track_number=st.none() | st.integers(0, 120),
+    track_artist=st.none() | plain_text, title=st.none() | plain_text, ext=st.none() | st.sampled_from([".ogg", "FLAC"]),
+)), min_size=1, max_size=12), st.integers(120, MAX_PATH_UNITS), st.none() | st.sampled_from([".opus", "mp3", ""]))
+def test_path_maker_equals_the_plain_composition(tracks: list[TrackNames], budget: int, ext: str | None) -> None:
+    """PathMaker caches directories per album and skips sanitize() for plain ASCII names: same result."""
+    make = PathMaker(budget)
+    for t in tracks + tracks:  # the second round is served from the caches
+        assert make(t, ext) == _reference_track_path(t, budget, ext) == track_path(t, max_units=budget, ext=ext)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["pop 00", "POP 00"]), st.sampled_from(["A", "a", "B", "É", "E\u0301"]),
+                          st.sampled_from(["x", "X", "y"]), st.sampled_from(["1.ogg", "1.OGG", "2.ogg", "x", "X"])),
+                min_size=1, max_size=10), st.integers(8, 30))
+def test_unique_paths_fast_check_changes_nothing(paths: list[tuple[str, ...]], budget: int) -> None:
+    """When the one-pass check says nothing is to do, the full algorithm indeed changes nothing."""
+    import phonotheque.release.paths as P
+
+    entries = dict(enumerate(paths, 1))
+    fast = unique_paths(entries, max_units=budget)
+    original = P._nothing_to_do
+    try:
+        P._nothing_to_do = lambda *a: False  # type: ignore[assignment]
+        slow = unique_paths(entries, max_units=budget)
+    finally:
+        P._nothing_to_do = original
+    assert fast == slow

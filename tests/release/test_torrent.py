@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from pathlib import Path
 
 import libtorrent as lt
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from torrent_check import check_torrent
 
 from phonotheque.errors import ReleaseError
@@ -131,3 +134,70 @@ def test_direct_info_encoding_is_canonical_bencode(tmp_path: Path) -> None:
         built = build_torrent("x ✓", _entries(root, BLOCK), piece_size=BLOCK, version=version)
         info = decode(built.metainfo)[b"info"]
         assert encode(info) in built.metainfo  # re-encoding the decoded dict gives the very same bytes
+
+
+def _reference_info(name: str, entries: list[Entry], ps: int, version: str) -> bytes:
+    """The info dict built the plain way (nested dicts, generic canonical encoder), from BEP 3/47/52."""
+    files = sorted(entries, key=lambda e: sort_key(e.path))
+    pad_all = len(files) > 1
+    v1: list[dict[str, object]] = []
+    pieces = b""
+    tree: dict[str, object] = {}
+    for e in files:
+        pad = (-e.size) % ps if pad_all else 0
+        v1.append({"length": e.size, "path": list(e.path)})
+        if e.size:
+            pieces += e.v1_pieces if pad or e.size % ps == 0 else e.v1_pieces[:-20] + e.v1_tail
+        if pad:
+            v1.append({"attr": "p", "length": pad, "path": [".pad", str(pad)]})
+        node = tree
+        for comp in e.path[:-1]:
+            node = node.setdefault(comp, {})  # type: ignore[assignment]
+        leaf: dict[str, object] = {"length": e.size}
+        if e.size:
+            leaf["pieces root"] = e.v2_root
+        node[e.path[-1]] = {"": leaf}
+    info: dict[str, object] = {"name": name, "piece length": ps}
+    if version != "v2":
+        info["files"] = v1
+        info["pieces"] = pieces
+    if version != "v1":
+        info["file tree"] = tree
+        info["meta version"] = 2
+    return encode(info)  # type: ignore[arg-type]
+
+
+component = st.text(st.sampled_from("aAbé🎵 .z"), min_size=1, max_size=4)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(st.tuples(st.lists(component, min_size=1, max_size=4).map(tuple), st.integers(0, 5 * BLOCK)),
+                min_size=1, max_size=25, unique_by=lambda x: x[0]),
+       st.sampled_from(["hybrid", "v1", "v2"]))
+def test_one_pass_encoder_equals_the_nested_dict_encoding(files: list[tuple[tuple[str, ...], int]],
+                                                         version: str) -> None:
+    paths = {p for p, _ in files}
+    assume(not any(p[:i] in paths for p in paths for i in range(1, len(p))))  # no file is also a directory
+    entries = []
+    for i, (path, size) in enumerate(files):
+        n = -(-size // BLOCK)
+        entries.append(Entry(path, size, bytes([i % 256]) * 20 * n, bytes([i % 256, 1]) * 10,
+                             bytes([i % 256, 2]) * 16, bytes([i % 256, 3]) * 16 * n if size > BLOCK else b""))
+    built = build_torrent("t ✓", entries, piece_size=BLOCK, version=version)
+    info = _reference_info("t ✓", entries, BLOCK, version)
+    meta = decode(built.metainfo)
+    assert encode(meta[b"info"]) == info and info in built.metainfo
+    assert built.infohash_v1 == (hashlib.sha1(info).hexdigest() if version != "v2" else None)
+    assert built.infohash_v2 == (hashlib.sha256(info).hexdigest() if version != "v1" else None)
+    layers = {e.v2_root: e.v2_layer for e in entries if e.size > BLOCK}
+    assert meta.get(b"piece layers", {}) == (layers if version != "v1" else {})
+    assert encode(meta) == built.metainfo  # the whole metainfo is canonical bencoding
+
+
+def test_file_and_directory_clash_is_refused_in_any_order() -> None:
+    f = Entry(("a", "b"), 10, b"\0" * 20, b"\0" * 20, b"\0" * 32, b"")
+    d = Entry(("a", "b", "c"), 10, b"\0" * 20, b"\0" * 20, b"\0" * 32, b"")
+    other = Entry(("a", "a"), 10, b"\0" * 20, b"\0" * 20, b"\0" * 32, b"")
+    for entries in ([f, d, other], [d, other, f]):
+        with pytest.raises(ReleaseError, match="a/b is both a file and a directory"):
+            build_torrent("x", entries, piece_size=BLOCK)

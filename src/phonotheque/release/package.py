@@ -33,7 +33,7 @@ from phonotheque.archive import Archive
 from phonotheque.errors import NotFoundError, PlanError, ReleaseError
 from phonotheque.release import outputs
 from phonotheque.release.bencode import decode, encode
-from phonotheque.release.paths import MAX_PATH_UNITS, join, track_path, unique_paths, units
+from phonotheque.release.paths import MAX_PATH_UNITS, PathMaker, unique_paths, units
 from phonotheque.release.select import (
     PlannedTrack,
     StoredFile,
@@ -197,6 +197,7 @@ def package(
                            target_size=target)
     advance = progress or (lambda *a, **k: None)
     conn = archive.conn
+    lap("open")
 
     tracks = planned_tracks(conn)
     if not tracks:
@@ -213,6 +214,7 @@ def package(
     row = conn.execute("SELECT max(batch), count(*) FROM torrents WHERE release_name = ? AND kind = 'audio' "
                        "AND published_at IS NOT NULL", (release,)).fetchone()
     next_batch, result.published_kept = (row[0] or 0) + 1, row[1]
+    lap("plan")
     remaining = [t for t in tracks if t.track_id not in done and t.track_id not in excluded]
     result.tracks_excluded = sum(1 for t in tracks if t.track_id in excluded and t.track_id not in done)
     shipped = shipped_files(conn, remaining)
@@ -232,30 +234,77 @@ def package(
         if f.file_id not in placed and f.file_id not in new_files:
             new_files[f.file_id] = f
             first_track[f.file_id] = t
+    lap("files")
     check_store(archive, list(new_files.values()), ps)
-    lap("select")
+    lap("stat")
 
     batches = _cut_batches(list(new_files), new_files, target, ps, next_batch, result.warnings)
     advance(0, total=len(batches) + 2, description=f"building {len(batches)} torrent(s)")
+    makers: dict[int, PathMaker] = {}
     for b in batches:
         name = f"{release}-audio-{b.number:04d}"
         budget = MAX_PATH_UNITS - units(name) - 1
+        make = makers.get(budget) or makers.setdefault(budget, PathMaker(budget))
         raw = {}
         for fid in b.files:
             t = first_track[fid]
-            raw[t.track_id] = track_path(t.names, max_units=budget, ext=_ext(new_files[fid]))
+            raw[t.track_id] = make(t.names, _ext(new_files[fid]))
         unique = unique_paths(raw, max_units=budget)
         b.paths = {fid: unique[first_track[fid].track_id] for fid in b.files}
+        lap("paths")
         hashes = load_hashes(conn, b.files)
         entries = [Entry(b.paths[fid], new_files[fid].size, *hashes[fid]) for fid in b.files]
+        lap("hashes")
         b.built = build_torrent(name, entries, piece_size=ps, version=version, trackers=tiers, web_seeds=seeds)
+        lap("bencode")
         advance(1)
-    lap("torrents")
 
     # -- write: database first (one transaction), then files; a re-run converges either way ---------
     created = {r[0]: r[1] for r in conn.execute(
         "SELECT name, created_at FROM torrents WHERE release_name = ?", (release,))}
     today = datetime.now(UTC).date().isoformat()
+    _write_database(archive, release, target, version, ps, batches, tracks_of, new_files, shipped, placed, created,
+                    today, result)
+    lap("database")
+
+    keep = {r[0] for r in conn.execute("SELECT name FROM torrents WHERE release_name = ?", (release,))}
+    _clean_release_dir(rel_dir, keep)
+    repaired = _repair_published_trees(archive, release, rel_dir)
+    if repaired:
+        result.warnings.append(f"re-linked the seeding tree of {repaired} published torrent(s) that was missing")
+    root = str(archive.root)
+    for b in batches:
+        assert b.built is not None
+        outputs.write_atomic(rel_dir / "torrents" / f"{b.built.name}.torrent", b.built.metainfo, sync=False)
+        staging = rel_dir / "data" / f".{b.built.name}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        stage = str(staging)
+        linked = outputs.link_tree((f"{root}/{new_files[fid].store_path}", f"{stage}/{'/'.join(b.paths[fid])}")
+                                   for fid in b.files)
+        result.links += linked
+        result.copies += len(b.files) - linked
+        outputs.replace_dir(staging, rel_dir / "data" / b.built.name)
+    if result.copies:
+        result.warnings.append(f"{result.copies} file(s) copied into the seeding tree: the release directory is "
+                               "on another filesystem than the store")
+    advance(1, description="metadata torrents")
+    lap("seeding trees")
+    if metadata:
+        result.torrents.extend(_metadata_torrents(archive, release, batches, new_files, version, tiers, seeds, ps,
+                                                  created, today, bool(batches)))
+    lap("metadata torrents")
+    refresh_release_files(archive, release, sync=False)
+    lap("index, list, notes")
+    advance(1)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _write_database(archive: Archive, release: str, target: int, version: str, ps: int, batches: list[_Batch],
+                    tracks_of: dict[int, list[PlannedTrack]], new_files: dict[int, StoredFile],
+                    shipped: dict[int, StoredFile], placed: dict[int, tuple[int, str]], created: dict[str, str],
+                    today: str, result: PackageResult) -> None:
+    """One transaction: the release row, the new torrents, their files and the tracks they serve."""
     with archive.transaction() as c:
         c.execute("INSERT INTO releases(name, created_at, target_size, version) VALUES (?, ?, ?, ?) "
                   "ON CONFLICT(name) DO UPDATE SET target_size = excluded.target_size, version = excluded.version",
@@ -275,15 +324,17 @@ def package(
                  sum(t.listens for t in served), f"torrents/{bt.name}.torrent", created.get(bt.name, today)),
             )
             tid = cur.lastrowid
+            offsets, paths = bt.offsets, b.paths
+            joined = {fid: "/".join(paths[fid]) for fid in b.files}
             c.executemany(
                 "INSERT INTO torrent_files(torrent_id, file_id, path, offset, size, sha256) VALUES (?, ?, ?, ?, ?, ?)",
-                [(tid, fid, join(b.paths[fid]), bt.offsets[b.paths[fid]], new_files[fid].size,
-                  new_files[fid].sha256) for fid in b.files],
+                [(tid, fid, joined[fid], offsets[paths[fid]], new_files[fid].size, new_files[fid].sha256)
+                 for fid in b.files],
             )
             c.executemany(
                 "INSERT OR REPLACE INTO release_tracks(release_name, track_id, file_id, torrent_id, path,"
                 " sha256_original, listens) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(release, t.track_id, fid, tid, join(b.paths[fid]), shipped[t.track_id].sha256_original, t.listens)
+                [(release, t.track_id, fid, tid, joined[fid], shipped[t.track_id].sha256_original, t.listens)
                  for fid in b.files for t in tracks_of[fid]],
             )
             result.torrents.append(TorrentSummary(bt.name, "audio", "audio", b.number, bt.infohash_v1,
@@ -299,39 +350,6 @@ def package(
               t.listens) for fid, ts in tracks_of.items() if fid in placed for t in ts],
         )
     result.tracks_packaged = sum(s.tracks for s in result.torrents)
-    lap("database")
-
-    keep = {r[0] for r in conn.execute("SELECT name FROM torrents WHERE release_name = ?", (release,))}
-    _clean_release_dir(rel_dir, keep)
-    repaired = _repair_published_trees(archive, release, rel_dir)
-    if repaired:
-        result.warnings.append(f"re-linked the seeding tree of {repaired} published torrent(s) that was missing")
-    for b in batches:
-        assert b.built is not None
-        outputs.write_atomic(rel_dir / "torrents" / f"{b.built.name}.torrent", b.built.metainfo, sync=False)
-        staging = rel_dir / "data" / f".{b.built.name}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        root = str(archive.root)
-        pairs = [(os.path.join(root, new_files[fid].store_path), os.path.join(staging, *b.paths[fid]))
-                 for fid in b.files]
-        linked = outputs.link_tree(pairs)
-        result.links += linked
-        result.copies += len(pairs) - linked
-        outputs.replace_dir(staging, rel_dir / "data" / b.built.name)
-    if result.copies:
-        result.warnings.append(f"{result.copies} file(s) copied into the seeding tree: the release directory is "
-                               "on another filesystem than the store")
-    advance(1, description="metadata torrents")
-    lap("seeding trees")
-    if metadata:
-        result.torrents.extend(_metadata_torrents(archive, release, batches, new_files, version, tiers, seeds, ps,
-                                                  created, today, bool(batches)))
-    lap("metadata torrents")
-    refresh_release_files(archive, release)
-    lap("index, list, notes")
-    advance(1)
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _drop_unpublished(c: Any, release: str) -> None:
@@ -416,13 +434,16 @@ def _metadata_torrents(archive: Archive, release: str, batches: list[_Batch], fi
     return out
 
 
-def refresh_release_files(archive: Archive, release: str) -> dict[str, Any]:
-    """Rewrite torrents.json, the file index and RELEASE-NOTES.md from the database."""
+def refresh_release_files(archive: Archive, release: str, *, sync: bool = True) -> dict[str, Any]:
+    """Rewrite torrents.json, the file index and RELEASE-NOTES.md from the database.
+
+    ``sync=False`` (packaging) skips the fsync of torrents.json: like the index and the notes it is
+    regenerated from the database by every run; ``publish`` syncs it, as it then becomes authoritative."""
     conn = archive.conn
     rel_dir = archive.releases_dir / release
     doc = outputs.torrent_list(archive, conn, release, total_planned_listens(conn))
     rows = outputs.write_index(conn, release, rel_dir / "index")
-    outputs.write_torrent_list(rel_dir / "torrents.json", doc)
+    outputs.write_torrent_list(rel_dir / "torrents.json", doc, sync=sync)
     notes = outputs.release_notes(doc, piece_size=archive.settings["store.piece_size"], index_rows=rows)
     outputs.write_atomic(rel_dir / "RELEASE-NOTES.md", notes.encode("utf-8"), sync=False)
     return doc

@@ -20,7 +20,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_UNITS = 240
@@ -45,6 +45,8 @@ def units(text: str) -> int:
 
 def fold(text: str) -> str:
     """The key two names collide under on case-insensitive, normalization-insensitive filesystems."""
+    if text.isascii():
+        return text.lower()  # ASCII: casefold is lower(), both normalizations are the identity
     return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
 
 
@@ -129,8 +131,7 @@ def bucket_name(popularity: int | None) -> str:
     return f"pop {max(lo, 1):02d}-{lo + 9:02d}"
 
 
-@dataclass(frozen=True)
-class TrackNames:
+class TrackNames(NamedTuple):
     """What a track's path is made of (all texts raw, as in the catalog)."""
 
     track_id: int
@@ -149,30 +150,66 @@ class TrackNames:
 
 def track_path(t: TrackNames, *, max_units: int = MAX_PATH_UNITS, ext: str | None = None) -> tuple[str, ...]:
     """The components of one track's path inside a torrent, within ``max_units`` (>= 120) in total."""
-    bucket = sanitize(bucket_name(t.popularity), max_units=BUCKET_UNITS)
-    # directories get at most a share of the budget so the file name always keeps room
-    artist_cap = max(8, min(ARTIST_UNITS, (max_units - BUCKET_UNITS) // 4))
-    artist = sanitize(t.album_artist or t.track_artist or "Unknown Artist", max_units=artist_cap,
-                      fallback="Unknown Artist")
-    album_cap = max(12, min(ALBUM_UNITS, (max_units - BUCKET_UNITS) // 3))
-    if t.album_id is None:
-        album = sanitize("No Album", max_units=album_cap)
-    else:
-        year = (t.year or "")[:4]
-        year = year if year.isdigit() else ""
-        suffix = f" ({t.album_id})"
-        album_cap = max(album_cap, units(suffix) + 4)
-        head = sanitize(f"{year} {t.album or 'Untitled'}".strip(), max_units=album_cap, fallback="Untitled")
-        album = fit(head, suffix, max_units=album_cap)
-    number = f"{t.track_number:02d}" if t.track_number is not None else "00"
-    if t.disc_number is not None and (t.disc_count or 1) > 1:
-        number = f"{t.disc_number}-{number}"
-    ext = clean_ext(ext if ext is not None else t.ext)
-    room = max_units - sum(units(c) + 1 for c in (bucket, artist, album))
-    stem = sanitize(f"{number} {t.track_artist or t.album_artist or 'Unknown Artist'} - {t.title or 'Untitled'}",
-                    max_units=max(room - units(ext), 8))
-    name = fit(stem, ext, max_units=max(room, 8 + units(ext)))
-    return (bucket, artist, album, name)
+    return PathMaker(max_units)(t, ext)
+
+
+class PathMaker:
+    """:func:`track_path` for many tracks: the directory part (bucket, artist, album) is made once per
+    distinct (popularity, artist, album) and reused by the album's other tracks — same result, less work."""
+
+    def __init__(self, max_units: int = MAX_PATH_UNITS) -> None:
+        self.max_units = max_units
+        self._dirs: dict[tuple[object, ...], tuple[str, str, str, int]] = {}
+        self._exts: dict[str | None, tuple[str, int]] = {}
+        self._buckets: dict[int | None, str] = {}
+
+    def _make_dirs(self, t: TrackNames) -> tuple[str, str, str, int]:
+        max_units = self.max_units
+        bucket = sanitize(bucket_name(t.popularity), max_units=BUCKET_UNITS)
+        # directories get at most a share of the budget so the file name always keeps room
+        artist_cap = max(8, min(ARTIST_UNITS, (max_units - BUCKET_UNITS) // 4))
+        artist = sanitize(t.album_artist or t.track_artist or "Unknown Artist", max_units=artist_cap,
+                          fallback="Unknown Artist")
+        album_cap = max(12, min(ALBUM_UNITS, (max_units - BUCKET_UNITS) // 3))
+        if t.album_id is None:
+            album = sanitize("No Album", max_units=album_cap)
+        else:
+            year = (t.year or "")[:4]
+            year = year if year.isdigit() else ""
+            suffix = f" ({t.album_id})"
+            album_cap = max(album_cap, units(suffix) + 4)
+            head = sanitize(f"{year} {t.album or 'Untitled'}".strip(), max_units=album_cap, fallback="Untitled")
+            album = fit(head, suffix, max_units=album_cap)
+        room = max_units - sum(units(c) + 1 for c in (bucket, artist, album))
+        return bucket, artist, album, room
+
+    def __call__(self, t: TrackNames, ext: str | None = None) -> tuple[str, ...]:
+        bucket = self._buckets.get(t.popularity)
+        if bucket is None:
+            bucket = self._buckets[t.popularity] = bucket_name(t.popularity)
+        has_album = t.album_id is not None
+        key = (bucket, t.album_artist or t.track_artist, t.album_id, t.year if has_album else None,
+               t.album if has_album else None)
+        dirs = self._dirs.get(key)
+        if dirs is None:
+            dirs = self._dirs[key] = self._make_dirs(t)
+        raw_ext = ext if ext is not None else t.ext
+        cleaned = self._exts.get(raw_ext)
+        if cleaned is None:
+            e = clean_ext(raw_ext)
+            cleaned = self._exts[raw_ext] = (e, units(e))
+        e, e_units = cleaned
+        room = dirs[3]
+        number = f"{t.track_number:02d}" if t.track_number is not None else "00"
+        if t.disc_number is not None and (t.disc_count or 1) > 1:
+            number = f"{t.disc_number}-{number}"
+        stem = f"{number} {t.track_artist or t.album_artist or 'Unknown Artist'} - {t.title or 'Untitled'}"
+        if (len(stem) + e_units <= min(room, MAX_COMPONENT_BYTES) and _PLAIN.fullmatch(stem) and stem[-1] not in ". "
+                and "  " not in stem and stem[0] not in ". " and stem.split(".", 1)[0].rstrip(" ").upper() not in _RESERVED):
+            name = stem + e  # what sanitize() and fit() give for plain ASCII that fits (their fast paths)
+        else:
+            name = fit(sanitize(stem, max_units=max(room - e_units, 8)), e, max_units=max(room, 8 + e_units))
+        return (dirs[0], dirs[1], dirs[2], name)
 
 
 def _tag(text: str) -> str:
@@ -191,8 +228,10 @@ def unique_paths(entries: Mapping[int, tuple[str, ...]], *, max_units: int = MAX
     spelling>]``; file paths that fold equal (or fold equal to a directory) each get `` [<key>]`` before
     the extension. The result depends only on the entries, not on their order; lengths stay in budget.
     """
-    paths = {k: list(v) for k, v in entries.items()}
     folded: dict[str, str] = {}
+    if _nothing_to_do(entries, max_units, folded):
+        return {k: tuple(v) for k, v in entries.items()}
+    paths = {k: list(v) for k, v in entries.items()}
 
     def f(comp: str) -> str:  # fold per component: "/" is a starter, so fold(a/b) == fold(a)/fold(b)
         r = folded.get(comp)
@@ -241,6 +280,36 @@ def unique_paths(entries: Mapping[int, tuple[str, ...]], *, max_units: int = MAX
             room = max_units - (sum(units(c) for c in comps[:-1]) + len(comps) - 1)
             comps[-1] = fit(stem, suffix + ext, max_units=min(room, MAX_COMPONENT_BYTES))
     raise ValueError("paths stay ambiguous after disambiguation (duplicate keys?)")
+
+
+def _nothing_to_do(entries: Mapping[int, tuple[str, ...]], max_units: int, folded: dict[str, str]) -> bool:
+    """One pass that proves :func:`unique_paths` would change nothing (the usual case): every path is within
+    budget, directories that fold equal are spelled alike, and no file path folds equal to another path."""
+    spelled: dict[str, str] = {}  # folded directory path -> its spelling
+    dir_keys: dict[tuple[str, ...], str] = {}  # directory (as given) -> its folded path, checked once
+    files: set[str] = set()
+    for comps in entries.values():
+        whole = "/".join(comps)
+        if (len(whole) if whole.isascii() else units(whole)) > max_units:
+            return False
+        dirs = comps[:-1]
+        key = dir_keys.get(dirs)
+        if key is None:
+            key = spelling = ""
+            for c in dirs:
+                f = folded.get(c)
+                if f is None:
+                    f = folded[c] = fold(c)
+                key += "/" + f
+                spelling += "/" + c
+                if spelled.setdefault(key, spelling) != spelling:
+                    return False
+            dir_keys[dirs] = key
+        key += "/" + fold(comps[-1])
+        if key in files:
+            return False
+        files.add(key)
+    return not any(f in spelled for f in files)
 
 
 def join(comps: Iterable[str]) -> str:

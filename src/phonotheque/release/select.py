@@ -16,10 +16,9 @@ import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from phonotheque.archive import Archive
 from phonotheque.errors import ReleaseError, StoreError
@@ -35,8 +34,7 @@ def _q(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> sqlite
     return cur.execute(sql, params)
 
 
-@dataclass(frozen=True)
-class PlannedTrack:
+class PlannedTrack(NamedTuple):
     track_id: int
     release_order: int
     decision: str
@@ -46,8 +44,7 @@ class PlannedTrack:
     names: TrackNames
 
 
-@dataclass(frozen=True)
-class StoredFile:
+class StoredFile(NamedTuple):
     file_id: int
     sha256: str
     size: int
@@ -105,26 +102,33 @@ def planned_tracks(conn: sqlite3.Connection) -> list[PlannedTrack]:
     """Every track the plan keeps, in release order (most popular first)."""
     track_artists = _artist_credits(conn, "track_artists", "track_id")
     album_artists = _artist_credits(conn, "album_artists", "album_id")
+    # discs per album, only for albums where a planned track has a disc number (one grouped pass instead of
+    # a correlated subquery per track)
+    discs = dict(_q(conn,
+        """
+        SELECT album_id, max(disc_number) FROM tracks WHERE album_id IN (
+            SELECT t.album_id FROM plan p JOIN tracks t ON t.id = p.track_id
+            WHERE p.decision != 'skip' AND t.disc_number IS NOT NULL AND t.album_id IS NOT NULL)
+        GROUP BY album_id
+        """
+    ).fetchall())
     rows = _q(conn,
         """
         SELECT p.track_id, p.release_order, p.decision, coalesce(p.expected_listens, 0), t.popularity, t.name,
-               t.disc_number, t.track_number, t.album_id, al.name, al.release_date, r.isrc,
-               (SELECT max(t2.disc_number) FROM tracks t2 WHERE t2.album_id = t.album_id)
+               t.disc_number, t.track_number, t.album_id, al.name, al.release_date, r.isrc
         FROM plan p JOIN tracks t ON t.id = p.track_id
         LEFT JOIN albums al ON al.id = t.album_id LEFT JOIN recordings r ON r.id = t.recording_id
         WHERE p.decision != 'skip' AND p.release_order IS NOT NULL
         ORDER BY p.release_order, p.track_id
         """
-    )
-    out = []
-    for tid, order, decision, listens, pop, title, disc, number, album_id, album, date, isrc, discs in rows:
-        names = TrackNames(
-            track_id=tid, popularity=pop, album_artist=album_artists.get(album_id) if album_id else None,
-            album=album, album_id=album_id, year=date, disc_number=disc, disc_count=discs,
-            track_number=number, track_artist=track_artists.get(tid), title=title, ext=None,
-        )
-        out.append(PlannedTrack(tid, order, decision, float(listens), pop, isrc, names))
-    return out
+    ).fetchall()
+    get_album_artist, get_track_artist, get_discs = album_artists.get, track_artists.get, discs.get
+    return [
+        PlannedTrack(tid, order, decision, float(listens), pop, isrc, TrackNames(
+            tid, pop, get_album_artist(album_id) if album_id else None, album, album_id, date, disc,
+            get_discs(album_id) if disc is not None else None, number, get_track_artist(tid), title, None))
+        for tid, order, decision, listens, pop, title, disc, number, album_id, album, date, isrc in rows
+    ]
 
 
 def total_planned_listens(conn: sqlite3.Connection) -> float:
@@ -229,11 +233,12 @@ def check_store(archive: Archive, files: list[StoredFile], piece_size: int) -> N
     Raises one :class:`StoreError` listing every problem (nothing is written before this passes).
     """
     problems: list[str] = []
-    root = str(archive.root)
+    root = str(archive.root) + os.sep
     times: dict[str | None, float | None] = {}
+    stat = os.stat
     for f in files:
         try:
-            st = os.stat(os.path.join(root, f.store_path))
+            st = stat(root + f.store_path)
         except FileNotFoundError:
             problems.append(f"{f.store_path}: missing")
             continue
@@ -269,7 +274,7 @@ def load_hashes(conn: sqlite3.Connection, file_ids: list[int]) -> dict[int, tupl
         ):
             if p is None or t is None or r is None:
                 raise ReleaseError(f"{path}: no torrent hashes stored (re-run `phonotheque ingest` on it)")
-            out[fid] = (bytes(p), bytes(t), bytes(r), bytes(layer or b""))
+            out[fid] = (p, t, r, layer or b"")  # BLOBs come back as bytes
     return out
 
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 from urllib.parse import quote
 
 from phonotheque.errors import ReleaseError
-from phonotheque.release.bencode import Encoded, encode
+from phonotheque.release.bencode import encode
 
 VERSIONS = ("hybrid", "v1", "v2")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One file of a torrent: its path inside the root directory and its stored hashes."""
 
     path: tuple[str, ...]
@@ -92,72 +91,117 @@ def build_torrent(
     trackers: Sequence[Sequence[str]] = (),
     web_seeds: Sequence[str] = (),
 ) -> BuiltTorrent:
-    """The metainfo (bencoded) of a torrent named ``name`` holding ``entries`` under its root dir."""
+    """The metainfo (bencoded) of a torrent named ``name`` holding ``entries`` under its root dir.
+
+    Everything is written directly as bencoded bytes in one pass over the sorted files: in UTF-8 order of
+    path components the files come exactly in the depth-first order of the v2 ``file tree`` (children
+    sorted by name), so the tree needs no nested dicts and no recursion. Tests check the bytes against
+    libtorrent's and against the generic encoder."""
     if version not in VERSIONS:
         raise ReleaseError(f"torrent version {version!r}: must be one of {', '.join(VERSIONS)}")
     if not entries:
         raise ReleaseError(f"torrent {name}: no files")
-    files = sorted(entries, key=lambda e: sort_key(e.path))
-    for a, b in zip(files, files[1:], strict=False):
-        if a.path == b.path:
-            raise ReleaseError(f"torrent {name}: path {'/'.join(a.path)} appears twice")
+    keyed = sorted(zip([tuple(map(str.encode, e.path)) for e in entries], range(len(entries)), strict=True))
     ps = piece_size
-    pad_all = len(files) > 1
-    v1_files: list[dict[str, Any]] = []
+    pad_all = len(keyed) > 1
+    want_v1, want_v2 = version != "v2", version != "v1"
+    v1: list[bytes] = [b"5:filesl"]
     pieces: list[bytes] = []
-    tree: dict[str, Any] = {}
+    tree: list[bytes] = [b"9:file treed"]
     layers: dict[bytes, bytes] = {}
     offsets: dict[tuple[str, ...], int] = {}
-    offset = 0
-    for e in files:
-        n_pieces = -(-e.size // ps)
-        if len(e.v1_pieces) != 20 * n_pieces or len(e.v2_root) != 32:
+    open_dirs: tuple[bytes, ...] = ()
+    offset = size = 0
+    previous: tuple[bytes, ...] = ()
+    dir_path = b""  # bencoded components of the current directory (v1 "path" lists share it)
+    for comps, i in keyed:
+        e = entries[i]
+        fsize = e.size
+        n = len(previous)
+        if comps[:n] == previous and n:
+            if len(comps) == n:
+                raise ReleaseError(f"torrent {name}: path {'/'.join(e.path)} appears twice")
+            raise ReleaseError(f"torrent {name}: {'/'.join(e.path[:n])} is both a file and a directory")
+        previous = comps
+        if len(e.v1_pieces) != 20 * -(-fsize // ps) or len(e.v2_root) != 32:
             raise ReleaseError(f"torrent {name}: stored hashes of {'/'.join(e.path)} do not match its size "
-                               f"{e.size} at piece size {ps}")
+                               f"{fsize} at piece size {ps}")
         offsets[e.path] = offset
-        pad = (-e.size) % ps if pad_all else 0
-        v1_files.append({"length": e.size, "path": list(e.path)})
-        if e.size:
-            pieces.append(e.v1_pieces if pad or e.size % ps == 0 else e.v1_pieces[:-20] + e.v1_tail)
-        if pad:
-            v1_files.append({"attr": "p", "length": pad, "path": [".pad", str(pad)]})
-        offset += e.size + pad
-        node = tree
-        for comp in e.path[:-1]:
-            node = node.setdefault(comp, {})
-            if "" in node:
-                raise ReleaseError(f"torrent {name}: {comp} is both a file and a directory")
-        leaf: dict[str, Any] = {"length": e.size}
-        if e.size:
-            leaf["pieces root"] = e.v2_root
-        if e.path[-1] in node:
-            raise ReleaseError(f"torrent {name}: {'/'.join(e.path)} is both a file and a directory")
-        node[e.path[-1]] = {"": leaf}
-        if e.size > ps:
-            layers[e.v2_root] = e.v2_layer
-    info_bytes = encode_info(name, ps, v1_files if version != "v2" else None,
-                             b"".join(pieces) if version != "v2" else None, tree if version != "v1" else None)
-    meta: dict[str, Any] = {"info": Encoded(info_bytes)}
-    if version in ("hybrid", "v2") and layers:
-        meta["piece layers"] = layers
+        dirs = comps[:-1]
+        if dirs != open_dirs:  # entering another directory: close and open tree levels
+            common = 0
+            limit = min(len(open_dirs), len(dirs))
+            while common < limit and open_dirs[common] == dirs[common]:
+                common += 1
+            if len(open_dirs) > common:
+                tree.append(b"e" * (len(open_dirs) - common))
+            tree.extend([b"%d:%sd" % (len(c), c) for c in dirs[common:]])
+            open_dirs = dirs
+            dir_path = b"".join([b"%d:%s" % (len(c), c) for c in dirs])
+        leaf = comps[-1]
+        pad = (-fsize) % ps if pad_all else 0
+        if want_v1:
+            v1.append(b"d6:lengthi%de4:pathl%s%d:%see" % (fsize, dir_path, len(leaf), leaf))
+            if fsize:
+                pieces.append(e.v1_pieces if pad or fsize % ps == 0 else e.v1_pieces[:-20] + e.v1_tail)
+            if pad:
+                p = b"%d" % pad
+                v1.append(b"d4:attr1:p6:lengthi%se4:pathl4:.pad%d:%see" % (p, len(p), p))
+        if want_v2:
+            if fsize:
+                tree.append(b"%d:%sd0:d6:lengthi%de11:pieces root32:%see" % (len(leaf), leaf, fsize, e.v2_root))
+                if fsize > ps:
+                    layers[e.v2_root] = e.v2_layer
+            else:
+                tree.append(b"%d:%sd0:d6:lengthi0eee" % (len(leaf), leaf))
+        offset += fsize + pad
+        size += fsize
+    out: list[bytes] = [b"d"]
+    if want_v2:
+        tree.append(b"e" * (len(open_dirs) + 1))
+        out += tree
+    if want_v1:
+        v1.append(b"e")
+        out += v1
+    if want_v2:
+        out.append(b"12:meta versioni2e")
+    out.append(b"4:name" + _b(name))
+    out.append(b"12:piece lengthi%de" % ps)
+    if want_v1:
+        joined = b"".join(pieces)
+        out.append(b"6:pieces%d:" % len(joined))
+        out.append(joined)
+    out.append(b"e")
+    info_bytes = b"".join(out)
+    # the metainfo: keys in bencode order (announce, announce-list, info, piece layers, url-list)
+    meta: list[bytes] = [b"d"]
     if trackers:
-        meta["announce"] = trackers[0][0]
-        meta["announce-list"] = [list(t) for t in trackers]
+        meta.append(b"8:announce" + _b(trackers[0][0]))
+        meta.append(b"13:announce-list" + encode([list(t) for t in trackers]))
+    meta.append(b"4:info")
+    meta.append(info_bytes)
+    if want_v2 and layers:
+        meta.append(b"12:piece layersd")
+        for root in sorted(layers):
+            layer = layers[root]
+            meta.append(b"32:%s%d:%s" % (root, len(layer), layer))
+        meta.append(b"e")
     if web_seeds:
-        meta["url-list"] = list(web_seeds)
-    ih1 = hashlib.sha1(info_bytes).hexdigest() if version in ("hybrid", "v1") else None
-    ih2 = hashlib.sha256(info_bytes).hexdigest() if version in ("hybrid", "v2") else None
+        meta.append(b"8:url-list" + encode(list(web_seeds)))
+    meta.append(b"e")
+    ih1 = hashlib.sha1(info_bytes).hexdigest() if want_v1 else None
+    ih2 = hashlib.sha256(info_bytes).hexdigest() if want_v2 else None
     return BuiltTorrent(
         name=name,
         version=version,
-        metainfo=encode(meta),
+        metainfo=b"".join(meta),
         infohash_v1=ih1,
         infohash_v2=ih2,
         magnet=magnet_link(name, ih1, ih2, trackers),
-        size=sum(e.size for e in files),
+        size=size,
         padded_size=offset,
         piece_size=ps,
-        file_count=len(files),
+        file_count=len(keyed),
         offsets=offsets,
     )
 
@@ -165,49 +209,6 @@ def build_torrent(
 def _b(text: str) -> bytes:
     b = text.encode("utf-8")
     return b"%d:%s" % (len(b), b)
-
-
-def _tree_bytes(node: dict[str, Any], out: list[bytes]) -> None:
-    out.append(b"d")
-    for key in sorted(node):  # str order == UTF-8 byte order
-        out.append(_b(key))
-        value = node[key]
-        if key == "":
-            out.append(b"d6:lengthi%de" % value["length"])
-            if "pieces root" in value:
-                out.append(b"11:pieces root32:" + value["pieces root"])
-            out.append(b"e")
-        else:
-            _tree_bytes(value, out)
-    out.append(b"e")
-
-
-def encode_info(name: str, ps: int, files: list[dict[str, Any]] | None, pieces: bytes | None,
-                tree: dict[str, Any] | None) -> bytes:
-    """The bencoded ``info`` dict, written directly in canonical key order (equal to
-    ``bencode.encode`` of the same dict — tested — but several times faster on large torrents)."""
-    out: list[bytes] = [b"d"]
-    if tree is not None:
-        out.append(b"9:file tree")
-        _tree_bytes(tree, out)
-    if files is not None:
-        out.append(b"5:filesl")
-        for f in files:
-            path = b"".join(_b(c) for c in f["path"])
-            if "attr" in f:
-                out.append(b"d4:attr1:p6:lengthi%de4:pathl%see" % (f["length"], path))
-            else:
-                out.append(b"d6:lengthi%de4:pathl%see" % (f["length"], path))
-        out.append(b"e")
-    if tree is not None:
-        out.append(b"12:meta versioni2e")
-    out.append(b"4:name" + _b(name))
-    out.append(b"12:piece lengthi%de" % ps)
-    if pieces is not None:
-        out.append(b"6:pieces%d:" % len(pieces))
-        out.append(pieces)
-    out.append(b"e")
-    return b"".join(out)
 
 
 def magnet_link(name: str, ih1: str | None, ih2: str | None, trackers: Sequence[Sequence[str]] = ()) -> str:
