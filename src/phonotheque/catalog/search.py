@@ -3,7 +3,7 @@
 Chosen by measurement (bench/bench_catalog.py): a tantivy index in ``<archive>/search-index``
 ranks 2 M tracks with p99 in milliseconds where SQLite FTS5 ``ORDER BY rank`` takes up to a second
 on common terms. The SQLite catalog stays the system of record: the index holds only track ids,
-normalized words and a popularity weight; results are read back from SQLite (so a stale index entry
+normalized words and popularity; results are read back from SQLite (so a stale index entry
 can never show a deleted track).
 
 Text is normalized in Python, identically for documents and queries: NFKD, combining accents
@@ -11,21 +11,37 @@ dropped (``é``→``e``), case folded (``ß``→``ss``), then NFC; Han/kana char
 each so CJK titles are searchable by any character. Prefixes (``beat*``) are matched on an
 edge-n-gram field, since tantivy's parser would silently drop the ``*``.
 
-Ranking: BM25 (track name weighted over artist over album) multiplied by ``log2(2 + w)``
-where ``w`` grows with popularity (from ``tracks.popularity``, else from listens): a popularity-100
-track scores 5x a popularity-0 track of equal text relevance.
+Ranking: BM25 (track name weighted over artist over album, the best field plus a tenth of the
+others) multiplied by ``1 + level/25``, where the level 0–100 is ``tracks.popularity`` (else
+derived from listens): a popularity-100 track scores 5x a popularity-0 track of equal text
+relevance. A word repeated within one name counts at most 8 times.
+
+Speed (issue 2: p99 <= 20 ms on 2 M tracks, measured by bench/bench_catalog.py). Every word is
+indexed twice. In the bucketed fields it carries its track's popularity bucket (``night|13``), so
+a search of one or two words takes the buckets from the most popular down and stops as soon as the
+20th best score beats what any less popular bucket could still reach (its top factor times an upper
+bound of BM25: term frequencies and field lengths bound each word's score, see ``_Plan.bound``).
+A common word matching 300 k tracks then scores a few thousand. Tantivy scores a bucket's term with
+that term's own document frequency; the query boost rescales it to the word's frequency over all
+buckets, so scores equal those of one index without buckets. Queries of three words or more are
+intersections, cheaper on the plain fields (one posting list per word and field) and too loosely
+bounded to stop early: they score every match there, as before.
 """
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
+import os
 import re
 import secrets
 import shutil
 import sqlite3
 import unicodedata
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +58,23 @@ MAX_QUERY_CHARS = 500
 MAX_TERMS = 24
 MAX_PREFIX = 12
 FIELD_BOOSTS = (("name", 2.0), ("artists", 1.5), ("album", 1.0))
+TIE_BREAKER = 0.1  # dismax over fields: the best field counts, the others a tenth
+INDEX_FORMAT = "2"  # 2: words tagged with their track's popularity bucket
+MAX_TF = 8  # occurrences of one word in one name that count (bounds the BM25 of a word)
+FORMAT_FILE = "phonotheque-index-format"
+SEP = "|"  # word|level (words are \w+ and never contain it)
+K1, B = 1.2, 0.75  # tantivy's BM25 parameters
+FIRST_GROUP_DOCS = 8192  # documents (estimated) searched in the first, most popular buckets
+GROUP_GROWTH = 8
+# popularity buckets (lower ends; each runs to the next one - 1, the last to 100): the levels that
+# hold most tracks are buckets of their own, whose factor the query boost applies exactly; wider
+# buckets take the factor from the ``weight`` fast field
+BUCKETS = (0, 1, 2, 3, 4, 6, 9, 13, 18, 25, 35, 50, 70)
+SLACK = 1e-4
+PLAIN = "plain_"  # fields without popularity buckets
+STRATEGIES = ("auto", "early", "levels", "plain")
+EARLY_MAX_WORDS = 2  # "auto": early stop up to this many words, plain fields beyond (measured)
+_REPEAT_CODE = {"name": "n:", "artists": "a:", "album": "l:"}  # ':' is never part of a word  # float rounding margin of the score bound
 _OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 _WORD = re.compile(r"\w+")
 _CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff])")
@@ -134,19 +167,43 @@ def parse_query(query: str) -> list[Term]:
 # the index
 
 
-def popularity_weight(popularity: int | None, listens: int | None) -> float:
-    """The weight ``w`` ranking multiplies by ``log2(2 + w)``: 1x at popularity 0, 5x at 100."""
+def popularity_level(popularity: int | None, listens: int | None) -> int:
+    """The popularity 0–100 ranking uses: ``tracks.popularity``, else derived from listens."""
     if popularity is None:
-        popularity = int(min(100, max(0, (math.log10(listens + 1) - 2.2) * 12))) if listens else 0
-    return 2.0 ** (1 + popularity / 25) - 2.0
+        return int(min(100, max(0, (math.log10(listens + 1) - 2.2) * 12))) if listens else 0
+    return int(min(100, max(0, popularity)))
+
+
+def popularity_weight(popularity: int | None, listens: int | None) -> float:
+    """A weight ``w`` whose ``log2(2 + w)`` is the ranking factor ``1 + level/25`` (1x … 5x)."""
+    return 2.0 ** (1 + popularity_level(popularity, listens) / 25) - 2.0
+
+
+def level_factor(level: int) -> float:
+    """Score multiplier of a popularity level: 1.0 at 0, 5.0 at 100."""
+    return 1.0 + level / 25
+
+
+def bucket_of(level: int) -> int:
+    """The popularity bucket (its lowest level) a level belongs to."""
+    return BUCKETS[bisect.bisect_right(BUCKETS, level) - 1]
+
+
+def _bucket_top(bucket: int) -> int:
+    i = BUCKETS.index(bucket)
+    return BUCKETS[i + 1] - 1 if i + 1 < len(BUCKETS) else 100
 
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    sb.add_unsigned_field("track_id", stored=True, indexed=True, fast=True)
+    sb.add_unsigned_field("track_id", stored=False, indexed=True, fast=True)
     for name, _ in FIELD_BOOSTS:
         sb.add_text_field(name, stored=False, tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field("prefix", stored=False, tokenizer_name="whitespace", index_option="basic")
+    sb.add_text_field("repeat", stored=False, tokenizer_name="whitespace", index_option="basic")
+    for name, _ in FIELD_BOOSTS:  # the same words without buckets, for queries of several words
+        sb.add_text_field(PLAIN + name, stored=False, tokenizer_name="whitespace", index_option="freq")
+    sb.add_text_field(PLAIN + "prefix", stored=False, tokenizer_name="whitespace", index_option="basic")
     sb.add_float_field("weight", stored=False, indexed=False, fast=True)
     return sb.build()
 
@@ -162,15 +219,34 @@ FROM tracks t LEFT JOIN albums al ON al.id = t.album_id
 def _document(row: sqlite3.Row | tuple[Any, ...]) -> tantivy.Document:
     track_id, name, popularity, listens, album, artists = tuple(row)
     name_w, artist_w, album_w = words(name), words(artists), words(album)
+    level = popularity_level(popularity, listens)
+    tag = f"{SEP}{bucket_of(level)}"
     prefixes = {w[:k] for w in (*name_w, *artist_w, *album_w) for k in range(1, min(len(w), MAX_PREFIX) + 1)}
     doc = tantivy.Document()
     doc.add_unsigned("track_id", track_id)
-    doc.add_text("name", " ".join(name_w))
-    doc.add_text("artists", " ".join(artist_w))
-    doc.add_text("album", " ".join(album_w))
-    doc.add_text("prefix", " ".join(prefixes))
+    repeats = []
+    for field, ws in (("name", name_w), ("artists", artist_w), ("album", album_w)):
+        doc.add_text(field, _tagged(ws, tag))
+        doc.add_text(PLAIN + field, _tagged(ws, ""))
+        if len(set(ws)) < len(ws):  # the most occurrences of a word bound its score (see _Plan.bound)
+            counts = Counter(ws)
+            repeats += [f"{_REPEAT_CODE[field]}{w}{tag}{SEP}{min(n, MAX_TF)}" for w, n in counts.items() if n > 1]
+    if repeats:
+        doc.add_text("repeat", " ".join(repeats))
+    doc.add_text("prefix", " ".join(p + tag for p in prefixes))
+    doc.add_text(PLAIN + "prefix", " ".join(prefixes))
     doc.add_float("weight", popularity_weight(popularity, listens))
     return doc
+
+
+def _tagged(ws: list[str], tag: str) -> str:
+    """Words with their level tag; past MAX_TF occurrences of one word a filler keeps the length."""
+    seen: dict[str, int] = {}
+    out = []
+    for w in ws:
+        seen[w] = seen.get(w, 0) + 1
+        out.append(w + tag if seen[w] <= MAX_TF else SEP)
+    return " ".join(out)
 
 
 def _state(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -181,6 +257,13 @@ def _index_dir(archive: Archive) -> Path:
     return archive.root / INDEX_DIR
 
 
+def _format_ok(path: Path) -> bool:
+    try:
+        return (path / FORMAT_FILE).read_text().strip() == INDEX_FORMAT
+    except OSError:
+        return False
+
+
 def refresh_index(
     archive: Archive, progress: Callable[..., None] | None = None, *, rebuild: bool = False, batch: int = 50_000
 ) -> int:
@@ -189,7 +272,8 @@ def refresh_index(
     New tracks (ids above the indexed watermark) are read by a range scan; changed or deleted
     tracks come from ``search_dirty`` (filled by triggers). Crash-safe: the index is committed
     before the watermark moves, and re-indexing a track replaces its document, so an interrupted
-    refresh simply redoes some work. ``rebuild=True`` (or a missing/foreign index) starts afresh.
+    refresh simply redoes some work. ``rebuild=True`` (or a missing, foreign or older-format
+    index) starts afresh.
     """
     conn = archive.conn
     state = _state(conn)
@@ -198,7 +282,7 @@ def refresh_index(
     token_file = path / TOKEN_FILE
     usable = (
         not rebuild and token is not None and token_file.exists() and token_file.read_text().strip() == token
-        and tantivy.Index.exists(str(path))
+        and _format_ok(path) and tantivy.Index.exists(str(path))
     )
     if not usable:
         shutil.rmtree(path, ignore_errors=True)
@@ -209,6 +293,7 @@ def refresh_index(
             conn.execute("UPDATE search_state SET value = 0 WHERE key = 'watermark'")
             conn.execute("UPDATE search_state SET value = ? WHERE key = 'index_token'", (token,))
         index = tantivy.Index(_schema(), path=str(path), reuse=False)
+        (path / FORMAT_FILE).write_text(INDEX_FORMAT)
         token_file.write_text(token)
         watermark = 0
     else:
@@ -268,6 +353,27 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
         yield items[i : i + size]
 
 
+# ---------------------------------------------------------------------------------------------
+# searching: popularity levels from the top down, stopping when no lower level can enter the top
+
+
+@dataclass
+class _Stats:
+    """BM25 statistics exactly as tantivy uses them (read from a query explanation)."""
+
+    n_docs: float
+    avgdl: dict[str, float]
+
+
+def _explained(node: Any, found: dict[str, float]) -> None:
+    desc = str(node.get("description", ""))
+    for key, marker in (("N", "N, total number of docs"), ("avgdl", "avgdl,")):
+        if desc.startswith(marker) and "value" in node:
+            found[key] = float(node["value"])
+    for child in node.get("details", []) or []:
+        _explained(child, found)
+
+
 class _OpenIndex:
     def __init__(self, path: Path) -> None:
         self.token = (path / TOKEN_FILE).read_text().strip()
@@ -275,13 +381,45 @@ class _OpenIndex:
         self.schema = self.index.schema
         self.meta = path / "meta.json"
         self.mtime = self.meta.stat().st_mtime_ns
+        self._searcher: tantivy.Searcher | None = None
+        self._stats: _Stats | None = None
 
     def searcher(self) -> tantivy.Searcher:
         mtime = self.meta.stat().st_mtime_ns
         if mtime != self.mtime:
             self.index.reload()
             self.mtime = mtime
-        return self.index.searcher()
+            self._searcher = None
+            self._stats = None
+        if self._searcher is None:
+            self._searcher = self.index.searcher()
+        return self._searcher
+
+    def stats(self, searcher: tantivy.Searcher) -> _Stats:
+        """N and the average length of every text field, as tantivy's BM25 sees them.
+
+        Read from the explanation of a live match of a frequent word of each field (N counts
+        deleted documents not yet merged away, as document frequencies do).
+        """
+        if self._stats is None:
+            n_docs: float | None = None
+            avgdl: dict[str, float] = {}
+            for field in (*(f for f, _ in FIELD_BOOSTS), "prefix"):
+                for token, _ in searcher.terms_with_prefix(field, "", limit=50):
+                    q = tantivy.Query.term_query(self.schema, field, token)
+                    hits = searcher.search(q, 1, count=False).hits
+                    if not hits:  # only in deleted documents
+                        continue
+                    found: dict[str, float] = {}
+                    _explained(json.loads(q.explain(searcher, hits[0][1]).to_json()), found)
+                    if "avgdl" in found:
+                        avgdl[field] = found["avgdl"]
+                    n_docs = found.get("N", n_docs)
+                    break
+            if n_docs is None:  # nothing live to explain: no search can match anyway
+                n_docs = float(searcher.num_docs)
+            self._stats = _Stats(n_docs, avgdl)
+        return self._stats
 
 
 _OPEN: weakref.WeakKeyDictionary[Archive, _OpenIndex] = weakref.WeakKeyDictionary()
@@ -292,13 +430,15 @@ def _open(archive: Archive) -> _OpenIndex:
     path = _index_dir(archive)
     if opened is not None:
         try:
-            if (path / TOKEN_FILE).read_text().strip() != opened.token:  # rebuilt meanwhile
+            if _read_token(path) != opened.token:  # rebuilt meanwhile
                 opened = None
         except OSError:
             opened = None
     if opened is None:
         if not (path / TOKEN_FILE).exists() or not tantivy.Index.exists(str(path)):
             raise SearchIndexError(f"{archive.root}: no search index yet (it is built at the end of an import)")
+        if not _format_ok(path):
+            raise SearchIndexError(f"{path}: search index has an older format; it is rebuilt by the next import")
         try:
             opened = _OpenIndex(path)
         except (OSError, ValueError) as exc:
@@ -307,42 +447,285 @@ def _open(archive: Archive) -> _OpenIndex:
     return opened
 
 
-def build_query(schema: tantivy.Schema, terms: Iterable[Term]) -> tantivy.Query:
-    """Every term must match one of the name fields (a prefix term: the edge-n-gram field)."""
+def _read_token(path: Path) -> str:
+    """The index token, read with bare system calls (this runs on every search)."""
+    fd = os.open(path / TOKEN_FILE, os.O_RDONLY)
+    try:
+        return os.read(fd, 256).decode("ascii", "replace").strip()
+    finally:
+        os.close(fd)
+
+
+def _idf(n: float, n_docs: float) -> float:
+    return math.log(1.0 + (n_docs - n + 0.5) / (n + 0.5))
+
+
+@dataclass
+class _Leaf:
+    """One word (or prefix) in one field: its documents per popularity level."""
+
+    field: str
+    text: str
+    boost: float
+    min_len: int
+    levels: dict[int, int]  # bucket -> documents with the word in that bucket
+    repeats: dict[int, int]  # bucket -> most occurrences of the word in one name (when over 1)
+
+    def max_tf(self, below: int) -> int:
+        return max((tf for bucket, tf in self.repeats.items() if bucket <= below), default=1)
+
+
+@dataclass
+class _Clause:
+    """One query term: the best field counts (``dismax``) or every part adds up (``sum``)."""
+
+    kind: str
+    parts: list[_Leaf | _Clause]
+
+
+def _leaf(searcher: tantivy.Searcher, field: str, text: str, boost: float, min_len: int) -> _Leaf:
+    cut = len(text) + len(SEP)  # every term found is text|bucket (counts summed over segments)
+    levels = {int(token[cut:]): int(n) for token, n in searcher.terms_with_prefix(field, text + SEP)}
+    repeats: dict[int, int] = {}
+    if levels and field in _REPEAT_CODE:  # the prefix field holds a set: never repeated
+        head = f"{_REPEAT_CODE[field]}{text}{SEP}"
+        for token, _ in searcher.terms_with_prefix("repeat", head):
+            bucket, _, tf = token[len(head):].partition(SEP)
+            repeats[int(bucket)] = max(repeats.get(int(bucket), 1), int(tf))
+    return _Leaf(field, text, boost, min_len, levels, repeats)
+
+
+def _term_clause(searcher: tantivy.Searcher, term: Term) -> _Clause:
+    def word(text: str) -> _Clause:
+        return _Clause("dismax", [_leaf(searcher, f, text, b, 1) for f, b in FIELD_BOOSTS])
+
+    if not term.prefix:
+        return word(term.text)
+    head = term.text[:MAX_PREFIX]
+    prefix = _Clause("sum", [_leaf(searcher, "prefix", head, 1.0, len(head))])
+    if len(term.text) > MAX_PREFIX:  # longer prefixes: the n-gram narrows, a full word may match
+        return _Clause("sum", [*prefix.parts, word(term.text)])
+    return prefix
+
+
+def _walk(node: _Leaf | _Clause) -> Iterator[_Leaf]:
+    if isinstance(node, _Leaf):
+        yield node
+    else:
+        for part in node.parts:
+            yield from _walk(part)
+
+
+class _Plan:
+    """Everything a query needs per popularity level: estimates, score bounds, tantivy queries."""
+
+    def __init__(self, schema: tantivy.Schema, stats: _Stats, clauses: list[_Clause]) -> None:
+        self.schema, self.stats, self.clauses = schema, stats, clauses
+        self.global_idf = {id(leaf): _idf(sum(leaf.levels.values()), stats.n_docs)
+                           for clause in clauses for leaf in _walk(clause)}
+        # a document sits at one level, so a level where some term has no document matches nothing
+        estimate: dict[int, int] | None = None
+        for clause in clauses:
+            per_level: dict[int, int] = {}
+            for leaf in _walk(clause):
+                for level, n in leaf.levels.items():
+                    per_level[level] = per_level.get(level, 0) + n
+            estimate = per_level if estimate is None else {
+                lv: min(n, per_level[lv]) for lv, n in estimate.items() if lv in per_level
+            }
+        self.estimate = estimate or {}
+        self.levels = sorted(self.estimate, reverse=True)
+        # every prefix of every prefix searched is a distinct word of a match's prefix field
+        heads = {leaf.text for clause in clauses for leaf in _walk(clause) if leaf.field == "prefix"}
+        self.prefix_len = len({h[:k] for h in heads for k in range(1, len(h) + 1)})
+
+    def bound(self, below: int) -> float:
+        """Upper bound of the text score (BM25, before popularity) of any match in a bucket <= below.
+
+        Per word and field, BM25 is at most ``w * tf / (tf + k1 * (1 - b + b * dl / avgdl))``
+        with the word's largest tf there and dl >= tf. A document matching every word has each
+        one in some field, so a field that is the best field of c query words is at least c words
+        long: the bound takes the best split of the words over the fields (each field's c best
+        words at length c, a relaxation), plus a tenth of every other field a word could be in.
+        """
+        total = 0.0
+        fields: list[dict[str, tuple[float, int]]] = []
+        for clause in self.clauses:
+            if clause.kind == "dismax":
+                avail = {leaf.field: (leaf.boost * self.global_idf[id(leaf)] * (K1 + 1), leaf.max_tf(below))
+                         for leaf in _walk(clause) if any(level <= below for level in leaf.levels)}
+                if not avail:
+                    return 0.0
+                fields.append(avail)
+            else:
+                value = self._bound(clause, below)
+                if value <= 0:
+                    return 0.0
+                total += value
+        if not fields:
+            return total
+        for avail in fields:  # the other fields of a word add a tenth (their length taken as 1)
+            if len(avail) > 1:
+                alone = [self._bm25(f, w, tf, 1) for f, (w, tf) in avail.items()]
+                total += TIE_BREAKER * (sum(alone) - min(alone))
+        best_of: dict[str, list[float]] = {}
+        for f, _ in FIELD_BOOSTS:
+            entries = [avail[f] for avail in fields if f in avail]
+            best_of[f] = [0.0] + [
+                sum(sorted((self._bm25(f, w, tf, c) for w, tf in entries), reverse=True)[:c])
+                for c in range(1, len(entries) + 1)
+            ]
+        (name, artists, album) = (best_of[f] for f, _ in FIELD_BOOSTS)
+        m = len(fields)
+        best = max(
+            (name[c1] + artists[c2] + album[m - c1 - c2]
+             for c1 in range(len(name)) for c2 in range(len(artists)) if 0 <= m - c1 - c2 < len(album)),
+            default=math.inf,
+        )
+        return total + best
+
+    def _bm25(self, field: str, weight: float, tf: int, length: int) -> float:
+        # BM25 grows with tf even though the length dl >= tf grows too (fieldnorms are exact to 40)
+        avgdl = self.stats.avgdl.get(field, math.inf)
+        return weight * tf / (tf + K1 * (1 - B + B * max(tf, length) / avgdl))
+
+    def _bound(self, node: _Leaf | _Clause, below: int) -> float:
+        if isinstance(node, _Leaf):
+            if not any(level <= below for level in node.levels):
+                return 0.0
+            length = max(node.min_len, self.prefix_len if node.field == "prefix" else 1)
+            return self._bm25(node.field, node.boost * self.global_idf[id(node)] * (K1 + 1), node.max_tf(below), length)
+        values = [self._bound(part, below) for part in node.parts]
+        if node.kind == "sum" or not values:
+            return sum(values)
+        return max(values) + TIE_BREAKER * (sum(values) - max(values))
+
+    def query(self, group: list[int]) -> tantivy.Query | None:
+        must = []
+        for clause in self.clauses:
+            q = self._query(clause, group)
+            if q is None:
+                return None
+            must.append((tantivy.Occur.Must, q))
+        return must[0][1] if len(must) == 1 else tantivy.Query.boolean_query(must)
+
+    def _query(self, node: _Leaf | _Clause, group: list[int]) -> tantivy.Query | None:
+        Q = tantivy.Query
+        if isinstance(node, _Leaf):
+            shoulds = []
+            for level in group:
+                n = node.levels.get(level)
+                if not n:
+                    continue
+                # tantivy scores the bucket's term with the bucket's idf: rescale to the word's own idf
+                # (summed over buckets) and apply the popularity factor of a one-level bucket
+                boost = node.boost * self.global_idf[id(node)] / _idf(n, self.stats.n_docs)
+                if _bucket_top(level) == level:
+                    boost *= level_factor(level)
+                term = Q.term_query(self.schema, node.field, f"{node.text}{SEP}{level}")
+                shoulds.append((tantivy.Occur.Should, Q.boost_query(term, boost)))
+            if not shoulds:
+                return None
+            return shoulds[0][1] if len(shoulds) == 1 else Q.boolean_query(shoulds)
+        subs = [q for q in (self._query(part, group) for part in node.parts) if q is not None]
+        if not subs:
+            return None
+        if len(subs) == 1:
+            return subs[0]
+        if node.kind == "sum":
+            return Q.boolean_query([(tantivy.Occur.Should, q) for q in subs])
+        return Q.disjunction_max_query(subs, TIE_BREAKER)
+
+
+def _ranked(searcher: tantivy.Searcher, plan: _Plan, k: int, exhaustive: bool = False) -> list[tuple[float, Any]]:
+    """The ``k`` best ``(score, address)``: score = BM25 x popularity factor, best first.
+
+    Buckets are searched from the most popular down in groups of growing size; the search stops
+    when the k-th best score so far beats the best score any lower bucket could reach (its top
+    factor x an upper bound of the text score), so common words do not score every match.
+    """
+    top: list[tuple[float, int, int, Any]] = []
+    buckets, i, budget = plan.levels, 0, (math.inf if exhaustive else FIRST_GROUP_DOCS)
+    while i < len(buckets):
+        threshold = top[k - 1][0] if len(top) >= k else -1.0
+        bound = plan.bound(buckets[i])
+        group: list[int] = []
+        docs = 0
+        exact = _bucket_top(buckets[i]) == buckets[i]  # one level: the boost applies the factor
+        while i < len(buckets) and (not group or docs < budget) and (_bucket_top(buckets[i]) == buckets[i]) == exact:
+            factor = level_factor(_bucket_top(buckets[i]))
+            if threshold >= 0 and not exhaustive and factor * bound * (1 + SLACK) < threshold:
+                i = len(buckets)  # no document in this bucket or below can enter the top k
+                break
+            group.append(buckets[i])
+            docs += plan.estimate[buckets[i]]
+            i += 1
+        if not group:
+            break
+        query = plan.query(group)
+        if query is not None:
+            weight = None if exact else "weight"
+            for score, address in searcher.search(query, k, count=False, weight_by_field=weight).hits:
+                top.append((float(score), address.segment_ord, address.doc, address))
+            top.sort(key=lambda h: (-h[0], h[1], h[2]))
+            del top[k:]
+        budget *= GROUP_GROWTH
+    return [(h[0], h[3]) for h in top]
+
+
+def _plain_query(schema: tantivy.Schema, terms: list[Term]) -> tantivy.Query:
+    """Every word must match one of the name fields (a prefix: the prefix field), no buckets."""
+    Q = tantivy.Query
+
+    def word(text: str) -> tantivy.Query:
+        parts = [Q.boost_query(Q.term_query(schema, PLAIN + f, text), b) for f, b in FIELD_BOOSTS]
+        return Q.disjunction_max_query(parts, TIE_BREAKER)
+
     must = []
     for term in terms:
         if term.prefix:
-            q = tantivy.Query.term_query(schema, "prefix", term.text[:MAX_PREFIX])
-            if len(term.text) > MAX_PREFIX:  # longer prefixes: the n-gram narrows, a full word may match
-                q = tantivy.Query.boolean_query([(tantivy.Occur.Should, q), (tantivy.Occur.Should, _word_query(schema, term.text))])
+            q = Q.term_query(schema, PLAIN + "prefix", term.text[:MAX_PREFIX])
+            if len(term.text) > MAX_PREFIX:
+                q = Q.boolean_query([(tantivy.Occur.Should, q), (tantivy.Occur.Should, word(term.text))])
         else:
-            q = _word_query(schema, term.text)
+            q = word(term.text)
         must.append((tantivy.Occur.Must, q))
-    return tantivy.Query.boolean_query(must)
+    return must[0][1] if len(must) == 1 else Q.boolean_query(must)
 
 
-def _word_query(schema: tantivy.Schema, text: str) -> tantivy.Query:
-    return tantivy.Query.disjunction_max_query(
-        [tantivy.Query.boost_query(tantivy.Query.term_query(schema, f, text), b) for f, b in FIELD_BOOSTS], 0.1
-    )
+def search_ids(
+    archive: Archive, query: str, *, limit: int = 20, offset: int = 0, strategy: str = "auto"
+) -> list[tuple[int, float]]:
+    """Ranked ``(track_id, score)`` pairs from the index alone (no SQLite reads).
 
-
-def search_ids(archive: Archive, query: str, *, limit: int = 20, offset: int = 0) -> list[tuple[int, float]]:
-    """Ranked ``(track_id, score)`` pairs from the index alone (no SQLite reads)."""
+    ``strategy`` (the same results every way, at different speeds; tests and the benchmark
+    compare them): ``early`` walks popularity buckets and stops early, ``levels`` scores every
+    bucket, ``plain`` scores every match on the fields without buckets; ``auto`` (the default)
+    takes ``early`` for up to two words and ``plain`` for more: an intersection of many words
+    is cheaper on one posting list per word and field than on one per bucket, and its bound
+    (a sum over words) is too loose to stop early.
+    """
     if limit < 1 or limit > 1000:
         raise QueryError(f"limit must be between 1 and 1000, got {limit}")
     if offset < 0 or offset > 10_000:
         raise QueryError(f"offset must be between 0 and 10000, got {offset}")
+    if strategy not in STRATEGIES:
+        raise QueryError(f"search strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     terms = parse_query(query)
     opened = _open(archive)
     searcher = opened.searcher()
-    q = build_query(opened.schema, terms)
-    result = searcher.search(q, limit, count=False, offset=offset, weight_by_field="weight")
-    out: list[tuple[int, float]] = []
-    for score, address in result.hits:
-        doc = searcher.doc(address)
-        out.append((int(doc["track_id"][0]), float(score)))
-    return out
+    if strategy == "auto":
+        strategy = "early" if len(terms) <= EARLY_MAX_WORDS else "plain"
+    if strategy == "plain":
+        found = searcher.search(_plain_query(opened.schema, terms), offset + limit, count=False, weight_by_field="weight")
+        hits = [(float(score), address) for score, address in found.hits][offset:]
+    else:
+        plan = _Plan(opened.schema, opened.stats(searcher), [_term_clause(searcher, t) for t in terms])
+        hits = _ranked(searcher, plan, offset + limit, strategy == "levels")[offset:]
+    if not hits:
+        return []
+    ids = searcher.fast_field_values("track_id", [address for _, address in hits])
+    return [(int(track_id), score) for (score, _), track_id in zip(hits, ids, strict=True) if track_id is not None]
 
 
 def search(archive: Archive, query: str, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
