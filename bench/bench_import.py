@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_import.py [--quick] [--sizes 1000000,2000000,4000000] [--runs 3]
+    .venv/bin/python bench/bench_import.py [--quick] [--sizes 1000000,2000000,4000000:1] [--runs 3]
 
 For each size a synthetic web-API track catalog (``phonotheque.catalog.synth.write_jsonl``, seed 0)
 is generated once under /work/benchdata. Each trial runs in its own process on a fresh target so
@@ -10,7 +10,9 @@ that peak RSS is per trial (``os.wait4``):
 
 * phonotheque: ``import_source(archive, path, format="jsonl")`` into a new archive — measured
   without the search index refresh (the figure comparable to DuckDB) and, in a separate column,
-  the refresh that ``phonotheque import`` runs at the end;
+  the refresh that ``phonotheque import`` runs at the end. A new source and a large input: the
+  import runs in bulk mode (indexes built at the end) and pipelined (a reader process parses and
+  normalizes while the main process writes); CPU and peak RSS are those of both processes;
 * DuckDB: ``CREATE TABLE t (id VARCHAR PRIMARY KEY, <columns read_ndjson detects>)`` then
   ``INSERT INTO t SELECT * FROM read_ndjson(path)`` into an on-disk database.
 
@@ -37,7 +39,7 @@ DATA = Path(os.environ.get("PHONOTHEQUE_BENCHDATA", "/work/benchdata"))
 OUT = ROOT / "bench" / "out" / "import.json"
 
 PHONO_TRIAL = """
-import sys, time, orjson
+import resource, sys, time, orjson
 from phonotheque.archive import Archive
 from phonotheque.catalog.importers import import_source
 a = Archive.init(sys.argv[1])
@@ -45,7 +47,9 @@ t = time.perf_counter()
 cpu0 = time.process_time()
 r = import_source(a, sys.argv[2], format="jsonl", refresh_search=False)
 t_import = time.perf_counter() - t
-cpu = time.process_time() - cpu0
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pipelined import's reader process
+cpu = time.process_time() - cpu0 + kids.ru_utime + kids.ru_stime
+peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + kids.ru_maxrss) / 1024
 t = time.perf_counter()
 if sys.argv[3] == "1":
     from phonotheque.catalog.search import refresh_index
@@ -56,7 +60,8 @@ import os
 size = sum(os.path.getsize(p) for p in (str(a.catalog_path), str(a.catalog_path) + "-wal") if os.path.exists(p))
 sys.stdout.write("\\n" + orjson.dumps({"seconds": t_import, "cpu_seconds": cpu, "index_seconds": t_index, "rows": r.inserted,
     "rejected": r.rejected, "remainder_bpt": r.bytes_per_track_remainder,
-    "records_bpt": r.bytes_per_track_records, "catalog_bpt": size / max(r.inserted, 1)}).decode())
+    "records_bpt": r.bytes_per_track_records, "catalog_bpt": size / max(r.inserted, 1),
+    "peak_rss_mib": peak}).decode())
 """
 
 DUCK_TRIAL = """
@@ -87,7 +92,8 @@ def _trial(code: str, target: Path, src: Path, index: bool = False) -> dict[str,
     if proc.returncode != 0:
         raise SystemExit(f"trial failed ({proc.returncode}): {code[:60]}...")
     res: dict[str, Any] = orjson.loads(out.strip().splitlines()[-1])  # the last line is the trial's JSON
-    res["peak_rss_mib"] = usage.ru_maxrss / 1024
+    # phonotheque's trial reports writer + reader peaks summed (an upper bound of what they held at once)
+    res.setdefault("peak_rss_mib", usage.ru_maxrss / 1024)
     return res
 
 
@@ -95,6 +101,12 @@ def _data(n: int) -> Path:
     from phonotheque.catalog.synth import write_jsonl
 
     DATA.mkdir(parents=True, exist_ok=True)
+    same = DATA / f"synth-{n}.jsonl"  # bench_catalog's file: the same generator call, the same bytes
+    if same.exists() and same.stat().st_size > 0:
+        with same.open("rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) == b"\n":  # written to the end
+                return same
     path = DATA / f"import-{n}.jsonl"
     done = path.with_suffix(".done")
     if not done.exists():
@@ -122,6 +134,7 @@ def _roundtrip_costs(quick: bool) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory(dir=DATA) as tmp:
             a = Archive.init(Path(tmp) / "a")
             r = import_source(a, path, format=fmt, mapping=mapping, refresh_search=False)
+            a.close()  # checkpoints the WAL: the size is the catalog's, not the journal's
             size = a.catalog_path.stat().st_size + (Path(str(a.catalog_path) + "-wal").stat().st_size
                                                    if Path(str(a.catalog_path) + "-wal").exists() else 0)
             rows.append({
@@ -135,17 +148,26 @@ def _roundtrip_costs(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def _write(table: list[dict[str, Any]], costs: list[dict[str, Any]] | None) -> None:
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_bytes(orjson.dumps({"import": table, "roundtrip": costs, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                  time.gmtime()), "load_average": os.getloadavg()}, option=orjson.OPT_INDENT_2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="50k tracks only (< 1 min)")
-    ap.add_argument("--sizes", default="1000000,2000000,4000000", help="comma-separated track counts")
+    ap.add_argument("--sizes", default="1000000,2000000,4000000:1",
+                    help="comma-separated track counts, each optionally :RUNS")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--with-index", action="store_true", help="also time the search index refresh after the import")
     args = ap.parse_args()
-    sizes = [50_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    runs = args.runs
+    # "4000000:1" runs that size once (the largest sizes take minutes per trial)
+    sizes = [(50_000, args.runs)] if args.quick else [
+        (int(s.split(":")[0]), int(s.split(":")[1]) if ":" in s else args.runs) for s in args.sizes.split(",")
+    ]
     table = []
-    for n in sizes:
+    for n, runs in sizes:
         src = _data(n)
         ph: list[dict[str, Any]] = []
         dk: list[dict[str, Any]] = []
@@ -174,6 +196,7 @@ def main() -> None:
             "runs": runs,
         }
         table.append(row)
+        _write(table, None)  # after each size: a long run cut short keeps what it measured
         print(f"{n:>9,} tracks  phonotheque {row['phonotheque_rows_per_s']:>8,} rows/s  duckdb "
               f"{row['duckdb_rows_per_s']:>8,} rows/s  ratio {row['ratio']:.3f}  CPU "
               f"{row['phonotheque_cpu_us_per_track']} vs {row['duckdb_cpu_us_per_row']} us/row  peak RSS "
@@ -187,9 +210,7 @@ def main() -> None:
     for c in costs:
         print(f"{c['fixture']:<28}{c['tracks']:>8}{c['remainder_B_per_track']:>17}{c['records_B_per_track']:>15}"
               f"{c['catalog_B_per_track'] or '-':>15}{c['source_B_per_track']:>14}")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_bytes(orjson.dumps({"import": table, "roundtrip": costs, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                  time.gmtime()), "load_average": os.getloadavg()}, option=orjson.OPT_INDENT_2))
+    _write(table, costs)
     print(f"\nwritten {OUT.relative_to(ROOT)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

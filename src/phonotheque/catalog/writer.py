@@ -94,6 +94,8 @@ class CatalogWriter:
         # album key -> (id, rebuilt album object) for shared (jsonl/csv) albums; big entries, smaller cache
         self.albums = _Cache(max(1000, cache_limit // 10), j)
         self._next: dict[str, int] = {}
+        self.carry_ids = False
+        """Read ``MAX(id)`` at the first batch only (the pipelined import: earlier batches are in flight)."""
         self.absent_artists: set[str] = set()
         self.absent_isrcs: set[str] = set()
         self.absent_albums: set[str] = set()
@@ -188,6 +190,9 @@ class CatalogWriter:
         self.absent_albums = set()
         self.absent_mbids = set()
         self.absent_labels = set()
+        if self.carry_ids and self._next:
+            self._reset_pending()
+            return  # ids continue from the previous batch (which may not be committed yet)
         for table in ("artists", "labels", "market_sets", "genres", "recordings", "albums", "tracks", "records"):
             self._next[table] = (self.conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]) + 1
         self._reset_pending()
@@ -219,84 +224,27 @@ class CatalogWriter:
             cache.clear()
 
     def flush(self) -> None:
-        p = self.p
-        c = self.conn
-        for aid in p["del_album_children"]:
-            for t in ("album_artists", "album_labels", "album_genres"):
-                c.execute(f"DELETE FROM {t} WHERE album_id=?", (aid,))
-            c.execute("DELETE FROM images WHERE entity='album' AND entity_id=?", (aid,))
-            c.execute("DELETE FROM external_ids WHERE entity='album' AND entity_id=?", (aid,))
-        if p["del_track_children"]:
-            c.executemany("DELETE FROM track_artists WHERE track_id=?", [(t,) for t in p["del_track_children"]])
-            c.executemany(
-                "DELETE FROM external_ids WHERE entity='track' AND entity_id=?", [(t,) for t in p["del_track_children"]]
-            )
-        c.executemany("INSERT INTO market_sets(id, codes) VALUES (?, ?)", p["market_sets"])
-        c.executemany("INSERT INTO genres(id, name) VALUES (?, ?)", p["genres"])
-        c.executemany(
-            "INSERT INTO artists(id, source_id, source_key, name, sort_name, disambiguation, type, country, mbid, "
-            "licence) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            p["artists"],
-        )
-        c.executemany("INSERT INTO labels(id, source_id, source_key, name) VALUES (?,?,?,?)", p["labels"])
-        c.executemany(
-            "INSERT INTO recordings(id, mbid, isrc, title, duration_ms, video) VALUES (?,?,?,?,?,?)", p["recordings"]
-        )
-        c.executemany("UPDATE recordings SET mbid=? WHERE id=?", p["recording_mbid"])
-        c.executemany("INSERT OR IGNORE INTO recording_isrcs(isrc, recording_id) VALUES (?,?)", p["recording_isrcs"])
-        c.executemany(_insert("albums", ALBUM_COLS), p["albums"])
-        c.executemany(_update("albums", ALBUM_COLS), [(*r[1:], r[0]) for r in p["albums_up"]])
-        c.executemany(
-            "INSERT INTO album_artists(album_id, position, artist_id, credited_name, join_phrase) VALUES (?,?,?,?,?)",
-            p["album_artists"],
-        )
-        c.executemany(
-            "INSERT INTO album_labels(album_id, position, label_id, catalog_number) VALUES (?,?,?,?)", p["album_labels"]
-        )
-        c.executemany(
-            "INSERT INTO album_genres(album_id, genre_id, position, count) VALUES (?,?,?,?)", p["album_genres"]
-        )
-        c.executemany(
-            "INSERT INTO images(entity, entity_id, position, url, width, height) VALUES ('album',?,?,?,?,?)",
-            p["images"],
-        )
-        c.executemany(_insert("tracks", TRACK_COLS), p["tracks"])
-        c.executemany(_update("tracks", TRACK_COLS), [(*r[1:], r[0]) for r in p["tracks_up"]])
-        for album_id, keep in p["del_album_tracks"]:
-            old = [
-                r[0] for r in c.execute("SELECT id FROM tracks WHERE album_id=?", (album_id,)) if r[0] not in keep
-            ]
-            for tid in old:
-                c.execute("DELETE FROM track_artists WHERE track_id=?", (tid,))
-                c.execute("DELETE FROM external_ids WHERE entity='track' AND entity_id=?", (tid,))
-                c.execute("DELETE FROM tracks WHERE id=?", (tid,))
-        c.executemany(
-            "INSERT INTO track_artists(track_id, position, artist_id, credited_name, join_phrase) VALUES (?,?,?,?,?)",
-            p["track_artists"],
-        )
-        c.executemany(
-            "INSERT OR IGNORE INTO external_ids(entity, entity_id, kind, value) VALUES (?,?,?,?)", p["external_ids"]
-        )
-        c.executemany(
-            "INSERT INTO records(id, source_id, kind, source_key, entity_id, line, digest, remainder) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            p["records"],
-        )
-        c.executemany(
-            "INSERT INTO records(id, source_id, kind, source_key, entity_id, line, digest, remainder) "
-            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET entity_id=excluded.entity_id, "
-            "line=excluded.line, digest=excluded.digest, remainder=excluded.remainder",
-            p["records_up"],
-        )
-        c.executemany("UPDATE records SET line=? WHERE id=?", p["record_lines"])
-        c.executemany(
-            "INSERT INTO import_rejects(source_id, path, line, source_key, reason, at) VALUES (?,?,?,?,?,?)",
-            p["rejects"],
-        )
+        write_pending(self.conn, self.p)
         self._reset_pending()
         self._journal.clear()
-        for cache in (self.artists, self.labels, self.markets, self.genres, self.rec_mbid, self.rec_isrc, self.albums):
+        self.trim()
+
+    def take_pending(self) -> dict[str, list[Any]]:
+        """Hand the batch's rows over (to be written by :func:`write_pending` elsewhere) and start anew."""
+        p = self.p
+        self._reset_pending()
+        self._journal.clear()
+        return p
+
+    def oversized(self) -> bool:
+        return any(len(c) > c.limit for c in self._caches())
+
+    def trim(self) -> None:
+        for cache in self._caches():
             cache.trim()
+
+    def _caches(self) -> tuple[_Cache, ...]:
+        return (self.artists, self.labels, self.markets, self.genres, self.rec_mbid, self.rec_isrc, self.albums)
 
     # -- shared entities (first writer wins) ------------------------------------------------------
     def artist(
@@ -489,3 +437,79 @@ class CatalogWriter:
 
     def reject(self, path: str, line: int | None, key: str | None, reason: str, at: str) -> None:
         self.p["rejects"].append((self.source_id, path, line, key, reason, at))
+
+
+def write_pending(c: sqlite3.Connection, p: dict[str, list[Any]]) -> None:
+    """Write one batch's rows (``CatalogWriter.p``), parents before children, one ``executemany`` each."""
+    for aid in p["del_album_children"]:
+        for t in ("album_artists", "album_labels", "album_genres"):
+            c.execute(f"DELETE FROM {t} WHERE album_id=?", (aid,))
+        c.execute("DELETE FROM images WHERE entity='album' AND entity_id=?", (aid,))
+        c.execute("DELETE FROM external_ids WHERE entity='album' AND entity_id=?", (aid,))
+    if p["del_track_children"]:
+        c.executemany("DELETE FROM track_artists WHERE track_id=?", [(t,) for t in p["del_track_children"]])
+        c.executemany(
+            "DELETE FROM external_ids WHERE entity='track' AND entity_id=?", [(t,) for t in p["del_track_children"]]
+        )
+    c.executemany("INSERT INTO market_sets(id, codes) VALUES (?, ?)", p["market_sets"])
+    c.executemany("INSERT INTO genres(id, name) VALUES (?, ?)", p["genres"])
+    c.executemany(
+        "INSERT INTO artists(id, source_id, source_key, name, sort_name, disambiguation, type, country, mbid, "
+        "licence) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        p["artists"],
+    )
+    c.executemany("INSERT INTO labels(id, source_id, source_key, name) VALUES (?,?,?,?)", p["labels"])
+    c.executemany(
+        "INSERT INTO recordings(id, mbid, isrc, title, duration_ms, video) VALUES (?,?,?,?,?,?)", p["recordings"]
+    )
+    c.executemany("UPDATE recordings SET mbid=? WHERE id=?", p["recording_mbid"])
+    c.executemany("INSERT OR IGNORE INTO recording_isrcs(isrc, recording_id) VALUES (?,?)", p["recording_isrcs"])
+    c.executemany(_insert("albums", ALBUM_COLS), p["albums"])
+    c.executemany(_update("albums", ALBUM_COLS), [(*r[1:], r[0]) for r in p["albums_up"]])
+    c.executemany(
+        "INSERT INTO album_artists(album_id, position, artist_id, credited_name, join_phrase) VALUES (?,?,?,?,?)",
+        p["album_artists"],
+    )
+    c.executemany(
+        "INSERT INTO album_labels(album_id, position, label_id, catalog_number) VALUES (?,?,?,?)", p["album_labels"]
+    )
+    c.executemany(
+        "INSERT INTO album_genres(album_id, genre_id, position, count) VALUES (?,?,?,?)", p["album_genres"]
+    )
+    c.executemany(
+        "INSERT INTO images(entity, entity_id, position, url, width, height) VALUES ('album',?,?,?,?,?)",
+        p["images"],
+    )
+    c.executemany(_insert("tracks", TRACK_COLS), p["tracks"])
+    c.executemany(_update("tracks", TRACK_COLS), [(*r[1:], r[0]) for r in p["tracks_up"]])
+    for album_id, keep in p["del_album_tracks"]:
+        old = [
+            r[0] for r in c.execute("SELECT id FROM tracks WHERE album_id=?", (album_id,)) if r[0] not in keep
+        ]
+        for tid in old:
+            c.execute("DELETE FROM track_artists WHERE track_id=?", (tid,))
+            c.execute("DELETE FROM external_ids WHERE entity='track' AND entity_id=?", (tid,))
+            c.execute("DELETE FROM tracks WHERE id=?", (tid,))
+    c.executemany(
+        "INSERT INTO track_artists(track_id, position, artist_id, credited_name, join_phrase) VALUES (?,?,?,?,?)",
+        p["track_artists"],
+    )
+    c.executemany(
+        "INSERT OR IGNORE INTO external_ids(entity, entity_id, kind, value) VALUES (?,?,?,?)", p["external_ids"]
+    )
+    c.executemany(
+        "INSERT INTO records(id, source_id, kind, source_key, entity_id, line, digest, remainder) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        p["records"],
+    )
+    c.executemany(
+        "INSERT INTO records(id, source_id, kind, source_key, entity_id, line, digest, remainder) "
+        "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET entity_id=excluded.entity_id, "
+        "line=excluded.line, digest=excluded.digest, remainder=excluded.remainder",
+        p["records_up"],
+    )
+    c.executemany("UPDATE records SET line=? WHERE id=?", p["record_lines"])
+    c.executemany(
+        "INSERT INTO import_rejects(source_id, path, line, source_key, reason, at) VALUES (?,?,?,?,?,?)",
+        p["rejects"],
+    )

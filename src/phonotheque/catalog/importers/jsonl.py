@@ -48,6 +48,10 @@ def key_of(obj: dict[str, Any]) -> str:
     return req_str(obj, "id")
 
 
+_MARKET_CODES: dict[tuple[Any, ...], str] = {}
+"""Market lists already checked → their codes (a catalog has few distinct lists; only all-string ones enter)."""
+
+
 def _markets(obj: dict[str, Any], key: str = "available_markets") -> str | None:
     m = obj.get(key)
     if m is None or m == []:
@@ -55,12 +59,19 @@ def _markets(obj: dict[str, Any], key: str = "available_markets") -> str | None:
     if type(m) is not list:
         raise Reject(f"field {key!r} must be a list of market codes")
     try:
+        t = tuple(m)
+        hit = _MARKET_CODES.get(t)
+        if hit is not None:
+            return hit
         uniq = set(m)
         codes = ",".join(sorted(uniq))
     except TypeError as exc:
         raise Reject(f"field {key!r} must be a list of market codes") from exc
     if codes.count(",") != len(uniq) - 1 or ",," in codes or codes.startswith(",") or codes.endswith(","):
         raise Reject(f"field {key!r} must be a list of market codes")
+    if len(_MARKET_CODES) >= 4096:
+        _MARKET_CODES.clear()
+    _MARKET_CODES[t] = codes
     return codes
 
 
@@ -262,6 +273,9 @@ def store(
         "key": key, "name": name, "disc": disc, "tn": tn, "dur": dur, "explicit": explicit, "pop": pop,
         "listens": listens, "markets": markets, "artists": [(k, n) for _a, k, n, _c in artists],
         "isrc": rec_isrc, "ext": track_ext, "album": album[1] if album else None,
+        # key order does not matter to the round trip, but rebuilding in the source's usual layout
+        # lets the importer compare serialized bytes instead of parsed values
+        "album_last": album is not None and next(reversed(obj)) == "album",
     }
     return tid, eff, None
 
@@ -295,7 +309,8 @@ def rebuild(eff: dict[str, Any], hints: Any = None) -> dict[str, Any]:
         "name": eff["name"],
         "artists": [{"id": k, "name": n} for k, n in eff["artists"]],
     }
-    if eff["album"] is not None:
+    album_last = eff.get("album_last")
+    if eff["album"] is not None and not album_last:
         out["album"] = eff["album"]
     out["external_ids"] = ext
     out["popularity"] = eff["pop"]
@@ -306,6 +321,8 @@ def rebuild(eff: dict[str, Any], hints: Any = None) -> dict[str, Any]:
     out["available_markets"] = eff["markets"].split(",") if eff["markets"] else []
     if eff["listens"] is not None:
         out["listens"] = eff["listens"]
+    if album_last:
+        out["album"] = eff["album"]
     return out
 
 
