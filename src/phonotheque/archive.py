@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from phonotheque import db
+from phonotheque.catalog import bulk, search_schema
 from phonotheque.catalog import schema as catalog_schema
-from phonotheque.catalog import search_schema
 from phonotheque.errors import ArchiveError
 from phonotheque.plan import schema as plan_schema
 from phonotheque.release import schema as release_schema
@@ -116,6 +116,7 @@ class Archive:
             db.apply_user_version_migrations(conn, catalog_schema.MIGRATIONS, str(self.catalog_path))
             for stage, migrations in STAGES:
                 db.apply_stage_migrations(conn, stage, migrations)
+            bulk.restore_abandoned(conn)  # indexes an abandoned bulk import left dropped
         return conn
 
     @property
