@@ -3,9 +3,15 @@
 Same files, same run, warm page cache, 2 parallel jobs for both sides:
 
 * phonotheque: ``transcode_file`` on a process pool of 2 — decode, resample, libopus VBR 75 kbit/s
-  complexity 10, EBU R128 loudness of the PCM, then the output read back once for sha256 +
-  BitTorrent v1/v2 hashes and a full verification decode;
+  complexity 10 (the libopus PyAV ships, called directly: byte-identical to PyAV's encoder), EBU R128
+  loudness of the PCM, then the output read back once for sha256 + BitTorrent v1/v2 hashes and a
+  full verification decode;
 * peer: ``ffmpeg -i F -c:a libopus -b:a 75k -vbr on out.opus``, 2 files at a time.
+
+Then a CPU breakdown per stage (one process, sequential, CPU seconds per audio minute, medians of
+``--runs``) on a few of the files (``--breakdown-files``), so the ratio can be explained: our stages
+measured alone on the same PCM (source decode, libopus encoder alone without muxing, loudness meter,
+verification decode, hashing) and the peer's (process start-up, decode to null, whole command).
 
 Throughput is audio seconds per wall second (x real time), total and per core; the ratio is
 phonotheque / ffmpeg (goal >= 1.0). Then, on the whole corpus: tag a copy of every file with
@@ -34,6 +40,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import audio_corpus  # noqa: E402
@@ -71,6 +78,10 @@ def _ours_one(args: tuple[str, str]) -> int:
 
 
 def run_ours(listfile: Path, outdir: Path) -> None:
+    # imported before the pool forks, as in `phonotheque transcode` (the CLI process has imported the
+    # library when it starts its workers): the workers inherit it instead of importing it twice
+    import phonotheque.store.transcode  # noqa: F401
+
     files = listfile.read_text(encoding="utf-8").splitlines()
     tasks = [(f, str(outdir / f"{i:05d}.opus")) for i, f in enumerate(files)]
     with ProcessPoolExecutor(max_workers=JOBS) as pool:
@@ -134,6 +145,113 @@ def bench_transcode(files: list[Path], runs: int, work: Path) -> dict[str, dict[
     return table
 
 
+def _cpu() -> float:
+    r, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
+def _pcm48(f: Path, work: Path) -> tuple[Path, int]:
+    """The source at 48 kHz float, decoded by the ffmpeg CLI (same libswresample defaults) → (raw file, channels)."""
+    import av
+
+    with av.open(str(f)) as c:
+        channels = min(c.streams.audio[0].codec_context.channels, 2)
+    raw = work / "pcm.f32"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(f), "-ar", "48000", "-ac", str(channels),
+                    "-f", "f32le", str(raw)], check=True)
+    return raw, channels
+
+
+def _libopus_alone(pcm: Any, channels: int) -> None:
+    """The encoder itself: libopus at the benchmark settings over the PCM, no container, no Python per sample."""
+    import ctypes
+
+    from phonotheque.store import libopus
+
+    lib = libopus.load()
+    assert lib is not None
+    err = ctypes.c_int(0)
+    enc = ctypes.c_void_p(lib.opus_encoder_create(48000, channels, libopus.APPLICATION_AUDIO, ctypes.byref(err)))
+    for request, value in ((libopus.SET_BITRATE, 75000), (libopus.SET_COMPLEXITY, 10), (libopus.SET_VBR, 1),
+                           (libopus.SET_VBR_CONSTRAINT, 0)):
+        lib.opus_encoder_ctl(enc, ctypes.c_int(request), ctypes.c_int(value))
+    buf = ctypes.create_string_buffer(libopus.MAX_PACKET)
+    step = 960 * channels * 4
+    base = pcm.ctypes.data
+    for k in range(pcm.size // (960 * channels)):
+        lib.opus_encode_float(enc, base + k * step, 960, buf, libopus.MAX_PACKET)
+    lib.opus_encoder_destroy(enc)
+
+
+def bench_breakdown(files: list[Path], runs: int, work: Path) -> dict[str, float]:
+    """CPU seconds per audio minute of each stage, measured alone (see the module docstring)."""
+    import io
+
+    import av
+    import numpy as np
+
+    from phonotheque.store.hashing import TorrentHasher
+    from phonotheque.store.loudness import LoudnessMeter
+    from phonotheque.store.transcode import encode_opus, transcode_file
+
+    seconds = audio_seconds(files)
+    stages: dict[str, list[float]] = {}
+
+    def timed_stage(name: str, fn: Any) -> None:
+        t = _cpu()
+        fn()
+        stages.setdefault(name, []).append(_cpu() - t)
+
+    out = work / "breakdown.opus"
+    totals: list[dict[str, float]] = []
+    for _ in range(runs):
+        stages = {}
+        for f in files:
+            raw, channels = _pcm48(f, work)
+            pcm = np.fromfile(raw, dtype=np.float32)
+
+            def source_decode(f: Path = f) -> None:
+                with av.open(str(f)) as c:
+                    for _frame in c.decode(c.streams.audio[0]):
+                        pass
+
+            def meter(pcm: Any = pcm, channels: int = channels) -> None:
+                m = LoudnessMeter(48000, channels)
+                for i in range(0, pcm.size, 96000):
+                    m.add_interleaved(pcm[i : i + 96000])
+                m.finish()
+
+            timed_stage("ours: whole transcode_file", lambda f=f: transcode_file(f, out))
+            timed_stage("ours: encode_opus (decode..mux)", lambda f=f: encode_opus(f, out))
+            data = out.read_bytes()
+            timed_stage("ours:   source decode alone", source_decode)
+            timed_stage("ours:   libopus encoder alone", lambda pcm=pcm, ch=channels: _libopus_alone(pcm, ch))
+            timed_stage("ours:   loudness meter alone", meter)
+
+            def verify(data: bytes = data) -> None:
+                with av.open(io.BytesIO(data), "r") as c:
+                    for _frame in c.decode(c.streams.audio[0]):
+                        pass
+
+            def hashes(data: bytes = data) -> None:
+                h = TorrentHasher(1 << 20)
+                h.update(data)
+                h.finish()
+
+            timed_stage("ours: verification decode", verify)
+            timed_stage("ours: sha256 + torrent hashes", hashes)
+            peer = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(f)]
+            timed_stage("peer: whole ffmpeg command", lambda peer=peer: subprocess.run(
+                [*peer, "-c:a", "libopus", "-b:a", "75k", "-vbr", "on", str(work / "peer.opus")], check=True))
+            timed_stage("peer:   decode to null", lambda peer=peer: subprocess.run([*peer, "-f", "null", "-"], check=True))
+            timed_stage("peer:   process start-up", lambda: subprocess.run(
+                ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "anullsrc=d=0.01", "-f", "null", "-"],
+                check=True))
+        totals.append({k: sum(v) for k, v in stages.items()})
+    return {k: round(statistics.median(t[k] for t in totals) / (seconds / 60), 4) for k in totals[0]} | {
+        "_files": len(files), "_audio_minutes": round(seconds / 60, 2)}
+
+
 def bench_patches(files: list[Path], runs: int, work: Path) -> dict[str, float]:
     from phonotheque.store.patch import make_patch, restore, write_atomic
     from phonotheque.store.tags import TrackMeta, write_tags
@@ -188,6 +306,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gigabytes", type=float, default=None)
     ap.add_argument("--transcode-files", type=int, default=None)
+    ap.add_argument("--breakdown-files", type=int, default=None, help="files for the per-stage CPU breakdown")
     ap.add_argument("--_phonotheque", nargs=2, type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--_ffmpeg", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -206,6 +325,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-transcode-", dir=BENCHDATA))
     try:
         tx = bench_transcode(tx_files, args.runs, work)
+        # a spread of lengths: every k-th file by size
+        by_size = sorted(tx_files, key=lambda p: p.stat().st_size)
+        nb = args.breakdown_files or (2 if args.quick else 6)
+        breakdown = bench_breakdown(by_size[:: max(1, len(by_size) // nb)][:nb], args.runs, work)
         patches = bench_patches(corpus, args.runs, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -222,13 +345,19 @@ def main() -> None:
                        ("wall_s", "wall seconds"), ("kbit_s", "output kbit/s"), ("peak_rss_mb", "peak RSS MB")):
         r = round(ours[key] / peer[key], 2) if peer[key] else float("nan")
         print(f"{label:28}{ours[key]:>14}{peer[key]:>14}{r:>8}")
+    print(f"\nCPU s per audio minute by stage ({breakdown['_files']} files, {breakdown['_audio_minutes']} audio min, "
+          "each stage measured alone, one process)")
+    for key, value in breakdown.items():
+        if not key.startswith("_"):
+            print(f"  {key:36}{value:>10}")
     print(f"\ntag + patch + restore: {patches['files']} files, {patches['input_mb']} MB")
     for key in ("tag_patch_mb_s", "tag_patch_files_s", "restore_mb_s", "restore_files_s", "patch_bytes_per_file",
                 "patch_bytes_per_gb", "patch_share_of_audio", "peak_rss_mb"):
         print(f"  {key:26}{patches[key]:>14}")
     payload = {"quick": args.quick, "runs": args.runs, "jobs": JOBS, "cpus": os.cpu_count(),
                "transcode": tx, "transcode_ratio_vs_ffmpeg": ratio,
-               "transcode_cpu_ratio_vs_ffmpeg": cpu_ratio, "patches": patches}
+               "transcode_cpu_ratio_vs_ffmpeg": cpu_ratio, "cpu_s_per_audio_min_by_stage": breakdown,
+               "patches": patches}
     outdir = ROOT / "bench" / "out"
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "transcode.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
