@@ -9,9 +9,12 @@ measured on 1,000 realistic queries (single words, two words from real titles, p
 names, common terms), ranked by relevance and popularity, p50/p95/p99 (and the thread's CPU-time
 p99, which other processes on the shared machine do not inflate) over the median of 3 runs; the
 same search with its early stop disabled (every popularity level scored) is timed and its scores
-compared query by query; the
-peer is SQLite FTS5 (unicode61, remove_diacritics, prefix index) ranked the same way
-(bm25 × popularity factor) and plain ``ORDER BY rank``, built in a separate file.
+compared query by query; one run is split by kind of query (one word, two words with or without
+CJK, three or more, any with a CJK run: the former slowest 1 %). The
+peer is SQLite FTS5 (unicode61, remove_diacritics, prefix index) over the same index words (CJK
+bigrams and characters) ranked the same way (bm25 × popularity factor) and plain
+``ORDER BY rank``, built in a separate file per index format. ``--index-only`` rebuilds the index
+(timed, recorded in bench/out) and stops; ``--reuse-index`` then reports that recorded time.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from phonotheque.catalog import search as search_mod
 from phonotheque.catalog import synth
 from phonotheque.catalog.lookup import lookup
 from phonotheque.catalog.search import (
+    has_cjk,
     parse_query,
     popularity_weight,
     refresh_index,
@@ -150,8 +154,10 @@ def make_queries(conn: sqlite3.Connection, n_tracks: int, count: int = 1000, see
 
 
 def build_fts(archive: Archive, path: Path) -> tuple[sqlite3.Connection, float]:
-    if path.exists() and Path(str(path) + ".done").exists():
-        return sqlite3.connect(path, isolation_level=None), 0.0
+    done = Path(str(path) + ".done")
+    if path.exists() and done.exists():  # built by an earlier run, which recorded its build time
+        recorded = done.read_text().strip()
+        return sqlite3.connect(path, isolation_level=None), float(recorded) if recorded != "ok" else math.nan
     path.unlink(missing_ok=True)
     t = time.perf_counter()
     fts = sqlite3.connect(path, isolation_level=None)  # explicit transactions only
@@ -172,8 +178,9 @@ def build_fts(archive: Archive, path: Path) -> tuple[sqlite3.Connection, float]:
     fts.execute("COMMIT")
     fts.execute("INSERT INTO fts(fts) VALUES ('optimize')")
     src.close()
-    Path(str(path) + ".done").write_text("ok")
-    return fts, time.perf_counter() - t
+    seconds = time.perf_counter() - t
+    done.write_text(f"{seconds:.1f}")
+    return fts, seconds
 
 
 def fts_match(q: str) -> str:
@@ -190,7 +197,9 @@ def main() -> None:
     ap.add_argument("--loader", choices=["import", "direct"], default=None,
                     help="build the catalog with the real importer (default when available; --quick: direct)")
     ap.add_argument("--reuse-index", action="store_true",
-                    help="keep an existing search index (build times then come from the previous JSON)")
+                    help="keep an existing search index of the current format (its build time is the one "
+                         "recorded when this benchmark last rebuilt it)")
+    ap.add_argument("--index-only", action="store_true", help="build the catalog and rebuild the index, then stop")
     args = ap.parse_args()
     n = args.tracks or (50_000 if args.quick else 2_000_000)
     loader = args.loader or ("direct" if args.quick else None)
@@ -208,22 +217,32 @@ def main() -> None:
     n_tracks = conn.execute("SELECT count(*) FROM tracks").fetchone()[0]
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     catalog_bytes = archive.catalog_path.stat().st_size
-    prev_path = OUT / ("catalog-quick.json" if args.quick else "catalog.json")
-    previous = orjson.loads(prev_path.read_bytes()) if prev_path.exists() else {}
     index_dir = archive.root / search_mod.INDEX_DIR
-    if (args.reuse_index and search_mod._format_ok(index_dir)
-            and previous.get("sizes", {}).get("tracks") == n_tracks and "tantivy_build_seconds" in previous["sizes"]):
+    # the last timed rebuild of this catalog's index (written below), so --reuse-index reports it
+    build_path = OUT / f"catalog-index-build-{n}-{loader}.json"
+    built = orjson.loads(build_path.read_bytes()) if build_path.exists() else {}
+    if (args.reuse_index and search_mod._format_ok(index_dir) and built.get("format") == search_mod.INDEX_FORMAT
+            and built.get("tracks") == n_tracks):
         refresh_index(archive)
-        index_seconds = float(previous["sizes"]["tantivy_build_seconds"])
-        info["fts5_build_seconds_previous"] = previous["sizes"].get("fts5_build_seconds")
-        info["load_seconds"] = previous["sizes"].get("load_seconds")
+        index_seconds = float(built["seconds"])
+        info["index_built_at"] = built.get("at")
     else:
         t = time.perf_counter()
         refresh_index(archive, rebuild=True)  # timed from scratch (the importer built it incrementally)
         index_seconds = time.perf_counter() - t
+        OUT.mkdir(exist_ok=True)
+        build_path.write_bytes(orjson.dumps({"format": search_mod.INDEX_FORMAT, "tracks": n_tracks,
+                                             "seconds": round(index_seconds, 1),
+                                             "at": time.strftime("%Y-%m-%d %H:%M:%S")}))
     index_bytes = sum(f.stat().st_size for f in (archive.root / "search-index").rglob("*") if f.is_file())
-    fts, fts_seconds = build_fts(archive, archive.root.parent / f"fts-{n}-{loader}.sqlite")
-    fts_bytes = Path(archive.root.parent / f"fts-{n}-{loader}.sqlite").stat().st_size
+    if args.index_only:
+        print(f"index of {n_tracks:,} tracks (format {search_mod.INDEX_FORMAT}): {index_seconds:.1f} s, "
+              f"{index_bytes / n_tracks:.1f} bytes/track")
+        return
+    # the peer indexes the same words (CJK bigrams and characters): one file per index format
+    fts_path = archive.root.parent / f"fts-{n}-{loader}-format{search_mod.INDEX_FORMAT}.sqlite"
+    fts, fts_seconds = build_fts(archive, fts_path)
+    fts_bytes = fts_path.stat().st_size
 
     queries = make_queries(conn, n_tracks, count=n_queries)
     matches = [fts_match(q) for q in queries]
@@ -258,13 +277,19 @@ def main() -> None:
     res_ti = timed(tantivy_ids, queries)
     res_te = timed(tantivy_early, queries, runs=1 if not args.quick else RUNS)
     res_tp = timed(tantivy_plain, queries, runs=1 if not args.quick else RUNS)
-    by_words: dict[str, list[float]] = {"1 word": [], "2 words": [], "3+ words": []}
+    # one run of every query again, by kind (the strategy "auto" picks for it), wall and CPU
+    kinds = ["1 word", "2 words, no CJK", "2 words, some CJK", "3+ words", "any with CJK (bigrams)"]
+    by_kind: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in kinds}
     for q in queries:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         search(archive, q, limit=20)
-        n_words = len(parse_query(q))
-        by_words["1 word" if n_words == 1 else "2 words" if n_words == 2 else "3+ words"].append(
-            (time.perf_counter() - t) * 1000)
+        q_cpu, q_lat = (time.thread_time() - c) * 1000, (time.perf_counter() - t) * 1000
+        terms = parse_query(q)
+        cjk = any(has_cjk(term.text) for term in terms)
+        kind = "1 word" if len(terms) == 1 else "3+ words" if len(terms) > 2 else kinds[1 + cjk]
+        for k in {kind, *(["any with CJK (bigrams)"] if cjk else [])}:
+            by_kind[k][0].append(q_lat)
+            by_kind[k][1].append(q_cpu)
     # FTS5 ranked costs up to ~1 s per common-term query on 2 M rows: one run of all queries
     # (and ORDER BY rank on the first 300) keeps the benchmark within minutes
     fts_runs = RUNS if args.quick else 1
@@ -287,10 +312,12 @@ def main() -> None:
     rows.append(("search_ids strategy=early (buckets, early stop) for all" + runs_note, *res_te, "same results"))
     rows.append(("search_ids strategy=plain (no buckets: last session's design)" + runs_note, *res_tp,
                  "same results"))
-    for label, lat in by_words.items():
-        if lat:
-            rows.append((f"  search() of {label} ({len(lat)} queries, 1 run)", pct(lat, 50), pct(lat, 95), pct(lat, 99),
-                         math.nan, "auto: " + ("plain" if label == "3+ words" else "early")))
+    pick = {"1 word": "early", "2 words, no CJK": "early", "2 words, some CJK": "plain", "3+ words": "plain",
+             "any with CJK (bigrams)": "the former tail"}
+    for label, (k_lat, k_cpu) in by_kind.items():
+        if k_lat:
+            rows.append((f"  search() of {label} ({len(k_lat)} q, 1 run)", pct(k_lat, 50), pct(k_lat, 95),
+                         pct(k_lat, 99), pct(k_cpu, 99), ("auto: " if pick[label] != "the former tail" else "") + pick[label]))
     rows.append(("search FTS5 ranked bm25 x popularity" + runs_note, *res_f,
                  f"p99 ratio FTS5/tantivy {res_f[2] / res_t[2]:.1f}x"))
     rows.append(("search FTS5 ORDER BY rank" + (" (1 run, 300 q)" if runs_note else ""), *res_fr,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -8,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phonotheque.archive import Archive
-from phonotheque.catalog.search import parse_query, refresh_index, search, words
+from phonotheque.catalog.search import (
+    has_cjk,
+    normalize,
+    parse_query,
+    query_words,
+    refresh_index,
+    search,
+    words,
+)
 from phonotheque.errors import QueryError
 
 
@@ -188,8 +197,28 @@ def test_parse_query_never_crashes(text: str) -> None:
 @given(st.text(alphabet=st.characters(categories=["L", "N", "Zs"]), min_size=1, max_size=40))
 @settings(max_examples=200, deadline=None)
 def test_normalized_words_are_stable(text: str) -> None:
-    ws = words(text)
-    assert words(" ".join(ws)) == ws  # idempotent: indexing normalized text changes nothing
+    assert words(normalize(text)) == words(text)  # idempotent: indexing normalized text changes nothing
+    assert query_words(normalize(text)) == query_words(text)
+
+
+_CJK_OR_LATIN = st.text(alphabet=st.sampled_from(list("東京の夜桜恋さくらアイ北京爱情 abcÉé-")), min_size=1, max_size=30)
+
+
+@given(st.one_of(_CJK_OR_LATIN, st.text(alphabet=st.characters(categories=["L", "N", "Zs"]), max_size=30),
+                 st.text(alphabet=st.characters(min_codepoint=0x3000, max_codepoint=0x9FFF), max_size=20)))
+@settings(max_examples=300, deadline=None)
+def test_a_name_is_found_by_itself_and_any_of_its_characters(text: str) -> None:
+    """Every word a query of the whole name (or of any substring of it) searches is an index word."""
+    indexed = set(words(text))
+    assert set(query_words(text)) <= indexed
+    text = normalize(text)
+    for i in range(len(text)):
+        for j in range(i + 1, min(len(text), i + 4) + 1):
+            piece = text[i:j]
+            # any run of CJK characters inside the name is found (bigrams, or the character itself);
+            # Latin is found by whole words only
+            if re.fullmatch(r"\w+", piece) and all(has_cjk(ch) for ch in piece):
+                assert query_words(piece) and set(query_words(piece)) <= indexed, piece
 
 
 def test_another_handle_sees_a_rebuilt_index(archive: Archive, build: Builder) -> None:

@@ -23,7 +23,7 @@ from phonotheque.catalog import search as search_mod
 from phonotheque.catalog.search import SearchIndexError, parse_query, refresh_index, search, search_ids, words
 
 VOCAB = ["love", "night", "baby", "river", "lover", "lovely", "nightingale", "rio", "été", "straße",
-         "東京", "home", "heart", "fire", "blue", "moon", "la", "dance", "time", "road"]
+         "東京", "home", "heart", "fire", "blue", "moon", "la", "dance", "time", "road", "東京の夜", "夜"]
 LONG = "supercalifragilistic"
 FIELDS = (("name", 2.0), ("artists", 1.5), ("album", 1.0))
 
@@ -122,7 +122,8 @@ def _catalog(archive: Archive, n: int, seed: int) -> dict[int, Doc]:
 
 QUERIES = ["love", "la", "night", "baby love", "lov*", "l*", "n*", "ete", "strasse", "東京", "東*",
            "blue moon fire", "night* river", "supercalifragi*", LONG + "*", "road band", "time kid*",
-           "orchestra", "love love", "rio*", "nothingmatches", "dance heart home"]
+           "orchestra", "love love", "rio*", "nothingmatches", "dance heart home", "東京の夜", "京", "夜", "の夜*",
+           "夜 love", "京の"]
 _rng = random.Random(3)  # and word combinations, where the bound over several words is put to the test
 QUERIES += [" ".join(_rng.sample(VOCAB + ["band", "kid", "trio"], _rng.randint(2, 4))) for _ in range(12)]
 QUERIES += [f"{_rng.choice(VOCAB)} {_rng.choice(VOCAB)[:2]}*" for _ in range(4)]

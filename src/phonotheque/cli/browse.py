@@ -11,7 +11,7 @@ from rich.table import Table
 
 from phonotheque.catalog.listens import import_listens
 from phonotheque.catalog.lookup import credit_line, lookup
-from phonotheque.catalog.search import search
+from phonotheque.catalog.search import refresh_index, search
 from phonotheque.catalog.shuffle import shuffle
 from phonotheque.catalog.stats import stats
 from phonotheque.cli.common import (
@@ -33,14 +33,27 @@ def _track_line(t: dict[str, Any]) -> str:
 
 
 @click.command("search")
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--limit", default=20, show_default=True, help="Results to show (1-1000).")
 @click.option("--offset", default=0, show_default=True, help="Skip this many results (paging).")
+@click.option("--rebuild-index", is_flag=True,
+              help="Rebuild the search index from the catalog first (QUERY is then optional).")
 @archive_option
 @json_option
-def search_cmd(query: str, limit: int, offset: int, archive_dir: Path | None, as_json: bool) -> None:
+def search_cmd(query: str | None, limit: int, offset: int, rebuild_index: bool, archive_dir: Path | None,
+               as_json: bool) -> None:
     """Ranked search of track, artist and album names (every word must match; beat* is a prefix)."""
+    if query is None and not rebuild_index:
+        raise click.UsageError("missing QUERY (or give --rebuild-index to rebuild the search index)")
     with open_archive(archive_dir) as archive:
+        if rebuild_index:
+            with progress("rebuilding the search index", unit="tracks") as advance:
+                indexed = refresh_index(archive, advance, rebuild=True)
+            console.print(f"search index rebuilt: {indexed:,} tracks")
+        if query is None:
+            if as_json:
+                print_json({"rebuilt": True, "tracks": indexed})
+            return
         results = search(archive, query, limit=limit, offset=offset)
     if as_json:
         print_json(results)
