@@ -74,3 +74,22 @@ def test_rejects_exit_status_and_errors(tmp_path: Path) -> None:
     noarch = subprocess.run([str(exe), "import", "-A", str(tmp_path / "none"), str(BROKEN), "--format", "jsonl"],
                             capture_output=True, text=True, env=ENV)
     assert noarch.returncode == 1 and "no such archive" in " ".join(noarch.stderr.split())
+
+
+def test_import_bulk_flag_gives_the_same_catalog_and_restores_indexes(tmp_path: Path) -> None:
+    import sqlite3
+
+    r = CliRunner()
+    stats = {}
+    for mode in ("--bulk", "--no-bulk"):
+        d = tmp_path / mode.strip("-")
+        assert r.invoke(cli, ["init", str(d)]).exit_code == 0
+        res = r.invoke(cli, ["import", str(RELEASES), "-A", str(d), "--format", "musicbrainz", mode, "--json"])
+        assert res.exit_code == 0, res.output
+        stats[mode] = r.invoke(cli, ["stats", "-A", str(d), "--json"]).stdout
+        conn = sqlite3.connect(d / "catalog.sqlite")
+        indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        pending = conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'bulk_dropped:%'").fetchone()[0]
+        conn.close()
+        assert pending == 0 and "tracks_popularity" in indexes
+    assert orjson.loads(stats["--bulk"]) == orjson.loads(stats["--no-bulk"])

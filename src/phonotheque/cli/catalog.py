@@ -77,10 +77,13 @@ def init_command(directory: Path | None, archive_dir: Path | None, settings: tup
 @click.option("--licence", default=None, help="Licence of the records (default: catalog.default_licence for "
               "musicbrainz, else archive.licence).")
 @click.option("--strict", is_flag=True, help="Exit non-zero (status 3) when any record was rejected.")
+@click.option("--bulk/--no-bulk", default=None,
+              help="Bulk-load mode: drop secondary indexes for the load and rebuild them at the end "
+              "(default: automatic, for a new source of >= 32 MiB).")
 @json_option
 def import_command(
     source: Path, archive_dir: Path | None, format_: str, mapping: Path | None, source_name: str | None,
-    licence: str | None, strict: bool, as_json: bool,
+    licence: str | None, strict: bool, bulk: bool | None, as_json: bool,
 ) -> None:
     """Import SOURCE (resumable, idempotent); rejected records go to an import report."""
     from phonotheque.catalog.importers import ImportResult, import_source
@@ -94,7 +97,7 @@ def import_command(
         try:
             result = import_source(
                 archive, source, format=format_, mapping=mapping, source_name=source_name, licence=licence,
-                strict=strict, progress=step,
+                strict=strict, bulk=bulk, progress=step,
             )
             failure = None
         except ImportRejectedError as exc:
