@@ -35,6 +35,7 @@ from phonotheque.catalog.importers.common import (
     ImportResult,
     Opened,
     Reject,
+    batches,
     file_identity,
     fspath,
     iter_lines,
@@ -47,9 +48,6 @@ from phonotheque.errors import ImportFormatError, ImportRejectedError
 
 FORMATS = ("musicbrainz", "jsonl", "csv")
 BULK_ALWAYS = 1 << 62  # an input size that passes every size test of bulk.qualifies
-BATCH_BYTES = 16 << 20
-"""A batch also ends after this many source bytes: big MusicBrainz releases (tens of kB each) would
-otherwise hold ``catalog.batch_size`` parsed releases in memory at once (~600 MiB peak for 5,000)."""
 
 __all__ = ["FORMATS", "ImportResult", "import_source", "Handler", "handler_for"]
 
@@ -276,20 +274,7 @@ def _sequential(
     result: ImportResult, spath: str, progress: Callable[..., None] | None,
 ) -> None:
     with open_source(path, member) as opened:
-        batch: list[tuple[int, Any]] = []
-        batch_bytes = 0
-        for item in h.rows(opened, done):
-            batch.append(item)
-            raw = item[1]
-            if type(raw) is bytes:
-                batch_bytes += len(raw)
-            if len(batch) >= batch_size or batch_bytes >= BATCH_BYTES:
-                _run_batch(archive, w, h, batch, result, spath)
-                if progress is not None:
-                    progress(len(batch), total=opened.size, done_bytes=opened.counter.count)
-                batch = []
-                batch_bytes = 0
-        if batch:
+        for batch in batches(h.rows(opened, done), batch_size):
             _run_batch(archive, w, h, batch, result, spath)
             if progress is not None:
                 progress(len(batch), total=opened.size, done_bytes=opened.counter.count)

@@ -260,3 +260,26 @@ def now_iso() -> str:
 
 def fspath(path: Path) -> str:
     return os.fspath(path.resolve())
+
+
+BATCH_BYTES = 16 << 20
+"""A batch also ends after this many source bytes: big MusicBrainz releases (tens of kB each) would
+otherwise hold ``catalog.batch_size`` parsed releases in memory at once (~600 MiB peak for 5,000)."""
+
+
+def batches(rows: Iterator[tuple[int, Any]], batch_size: int) -> Iterator[list[tuple[int, Any]]]:
+    """``(line, raw)`` items grouped into batches of ``batch_size`` items or ``BATCH_BYTES`` of raw lines."""
+    batch: list[tuple[int, Any]] = []
+    nbytes = 0
+    for item in rows:
+        batch.append(item)
+        raw = item[1]
+        if type(raw) is bytes:
+            nbytes += len(raw)
+        if len(batch) >= batch_size or nbytes >= BATCH_BYTES:
+            yield batch
+            batch = []
+            nbytes = 0
+    if batch:
+        yield batch
+

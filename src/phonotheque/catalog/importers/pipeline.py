@@ -39,13 +39,12 @@ import orjson
 
 from phonotheque import db
 from phonotheque.archive import Archive
-from phonotheque.catalog.importers.common import ImportResult, open_source
+from phonotheque.catalog.importers.common import ImportResult, batches, open_source
 from phonotheque.catalog.writer import CatalogWriter, write_pending
 from phonotheque.errors import ImportFormatError, PhonothequeError
 
 DEPTH = 2
 """Batches sent but not yet acknowledged before the child waits."""
-BATCH_BYTES = 16 << 20
 CACHE_LIMIT = 100_000
 """Entries per cache of the child's :class:`CatalogWriter` (sent to the child; tests lower it)."""
 MIN_BYTES = 4 << 20
@@ -214,18 +213,7 @@ def _read(
 
     try:
         with open_source(path, member) as opened:
-            batch: list[tuple[int, Any]] = []
-            nbytes = 0
-            for item in h.rows(opened, done):
-                batch.append(item)
-                raw = item[1]
-                if type(raw) is bytes:
-                    nbytes += len(raw)
-                if len(batch) >= batch_size or nbytes >= BATCH_BYTES:
-                    send(batch, opened.size, opened.counter.count)
-                    batch = []
-                    nbytes = 0
-            if batch:
+            for batch in batches(h.rows(opened, done), batch_size):
                 send(batch, opened.size, opened.counter.count)
         while recent:
             wait_ack()
