@@ -86,6 +86,7 @@ def test_import_bulk_flag_gives_the_same_catalog_and_restores_indexes(tmp_path: 
         assert r.invoke(cli, ["init", str(d)]).exit_code == 0
         res = r.invoke(cli, ["import", str(RELEASES), "-A", str(d), "--format", "musicbrainz", mode, "--json"])
         assert res.exit_code == 0, res.output
+        assert orjson.loads(res.stdout)["bulk"] is (mode == "--bulk")
         stats[mode] = r.invoke(cli, ["stats", "-A", str(d), "--json"]).stdout
         conn = sqlite3.connect(d / "catalog.sqlite")
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}

@@ -112,6 +112,7 @@ def import_command(
             f"updated, {result.unchanged} unchanged, {result.duplicates} duplicates skipped, {result.rejected} rejected"
             + (f", {result.warnings} warnings" if result.warnings else "")
             + (f" (resumed after line {result.resumed_from_line})" if result.resumed_from_line else "")
+            + (" (bulk load: indexes rebuilt at the end)" if result.bulk else "")
             + f"; {result.tracks} tracks, remainder {result.bytes_per_track_remainder} B/track"
         )
     if result.rejected or result.warnings:

@@ -201,6 +201,7 @@ def import_source(
         )
         if use_bulk:
             bulk_mode.drop(conn, source_id)
+    result.bulk = use_bulk
     w = CatalogWriter(conn, source_id, licence)
     batch_size = max(1, int(archive.settings["catalog.batch_size"]))
     # WAL + NORMAL: the WAL is synced only at checkpoints (rare with the setting below), and neither a

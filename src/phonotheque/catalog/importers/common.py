@@ -50,6 +50,7 @@ class ImportResult:
     rejected: int = 0
     warnings: int = 0
     resumed_from_line: int = 0
+    bulk: bool = False  # bulk-load mode: secondary indexes dropped for the load, rebuilt at its end
     tracks: int = 0  # tracks of this source in the catalog after the run
     report_path: str | None = None
     remainder_bytes: int = 0  # compressed remainders of this source, total
