@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from catalog_state import lines_done, snapshot
 
 from phonotheque.archive import Archive
 from phonotheque.catalog import bulk
@@ -20,21 +21,6 @@ from phonotheque.catalog.roundtrip import iter_source
 from phonotheque.catalog.synth import write_jsonl
 
 BROKEN = Path(__file__).resolve().parent.parent / "data" / "import" / "broken.jsonl"
-TABLES = {
-    "sources": "id, name, format, licence, path, record_count",
-    "artists": "*", "labels": "*", "market_sets": "*", "albums": "*", "album_artists": "*", "album_labels": "*",
-    "recordings": "*", "recording_isrcs": "*", "tracks": "*", "track_artists": "*", "images": "*",
-    "external_ids": "*", "records": "*", "import_progress": "*",
-    "import_rejects": "source_id, path, line, source_key, reason",
-}
-
-
-def _snapshot(db: Path) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(db)
-    try:
-        return {t: sorted(conn.execute(f"SELECT {cols} FROM {t}").fetchall(), key=repr) for t, cols in TABLES.items()}
-    finally:
-        conn.close()
 
 
 def _schema(db: Path) -> list[tuple]:
@@ -80,10 +66,10 @@ def test_bulk_pipelined_equals_plain_import(tmp_path: Path, monkeypatch: pytest.
     assert results["plain"][0] >= 3000  # every synthetic track, and the good lines of broken.jsonl
     assert results["plain"][1] >= 3  # the three exact duplicates (and broken.jsonl's) are skipped
     assert len(set(results.values())) == 1, results
-    ref = _snapshot(tmp_path / "plain" / "catalog.sqlite")
+    ref = snapshot(tmp_path / "plain" / "catalog.sqlite")
     assert any("duplicate id" in r[4] and "different data" in r[4] for r in ref["import_rejects"])
     for name in ("bulk", "piped", "both"):
-        assert _snapshot(tmp_path / name / "catalog.sqlite") == ref, name
+        assert snapshot(tmp_path / name / "catalog.sqlite") == ref, name
         # every index and trigger is back, with its exact definition
         assert _schema(tmp_path / name / "catalog.sqlite") == _schema(tmp_path / "plain" / "catalog.sqlite")
     # the exact round trip holds for the bulk + pipelined catalog
@@ -109,11 +95,11 @@ def test_reimport_after_bulk_is_idempotent_and_not_bulk(tmp_path: Path) -> None:
     src = _source(tmp_path, 2500)
     a = _fresh(tmp_path / "a")
     import_source(a, src, format="jsonl", refresh_search=False, bulk=True, pipelined=True)
-    before = _snapshot(a.catalog_path)
+    before = snapshot(a.catalog_path)
     assert not bulk.qualifies(a.conn, 1, 1 << 40)  # the source has records now
     r = import_source(a, src, format="jsonl", refresh_search=False, bulk=True, pipelined=True)
     assert r.inserted == 0 and r.updated == 0 and r.unchanged >= 2500
-    after = _snapshot(a.catalog_path)
+    after = snapshot(a.catalog_path)
     assert after["tracks"] == before["tracks"] and after["records"] == before["records"]
     a.close()
 
@@ -142,18 +128,6 @@ import_source(a, sys.argv[2], format="jsonl", refresh_search=False, bulk=True, p
 """
 
 
-def _lines_done(db: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            row = conn.execute("SELECT lines_done FROM import_progress").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-    return int(row[0]) if row else 0
-
-
 def test_kill_9_during_bulk_load_then_resume(tmp_path: Path) -> None:
     src = _source(tmp_path, 6000)
     clean = _fresh(tmp_path / "clean", 200)
@@ -164,13 +138,13 @@ def test_kill_9_during_bulk_load_then_resume(tmp_path: Path) -> None:
     db = tmp_path / "killed" / "catalog.sqlite"
     proc = subprocess.Popen([sys.executable, "-c", KILLABLE, str(tmp_path / "killed"), str(src)])
     deadline = time.monotonic() + 120
-    while _lines_done(db) < 1000 and proc.poll() is None and time.monotonic() < deadline:
+    while lines_done(db) < 1000 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert proc.poll() is None, "the import finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(0.2)  # the reader child dies with its parent (PR_SET_PDEATHSIG)
-    partial = _lines_done(db)
+    partial = lines_done(db)
     assert 0 < partial < 6000
     names = {r[1] for r in _schema(db)}
     assert "tracks_popularity" not in names and "search_track_artists_insert" not in names  # still dropped
@@ -181,7 +155,7 @@ def test_kill_9_during_bulk_load_then_resume(tmp_path: Path) -> None:
     assert r.resumed_from_line == partial
     assert bulk.pending(a.conn) is None
     a.close()
-    assert _snapshot(db) == _snapshot(tmp_path / "clean" / "catalog.sqlite")
+    assert snapshot(db) == snapshot(tmp_path / "clean" / "catalog.sqlite")
     assert _schema(db) == _schema(tmp_path / "clean" / "catalog.sqlite")
 
 
@@ -239,7 +213,7 @@ def test_other_formats_bulk_and_pipelined_equal_plain(tmp_path: Path, fmt: str, 
         r = import_source(a, src, format=fmt, mapping=m, refresh_search=False, bulk=bulk_on, pipelined=piped)
         results.append((r.inserted, r.duplicates, r.rejected, r.warnings, r.unchanged, r.tracks))
         a.close()
-        snaps.append(_snapshot(tmp_path / str(i) / "catalog.sqlite"))
+        snaps.append(snapshot(tmp_path / str(i) / "catalog.sqlite"))
     assert results[0][0] > 0
     assert results[0] == results[1]
     assert snaps[0] == snaps[1]

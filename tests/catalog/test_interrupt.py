@@ -4,47 +4,21 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from catalog_state import lines_done, snapshot
+
 from phonotheque.catalog.synth import write_jsonl
 
 BIN = Path(sys.executable).parent / "phonotheque"
 BROKEN = Path(__file__).resolve().parent.parent / "data" / "import" / "broken.jsonl"
-TABLES = {
-    "sources": "id, name, format, licence, path, record_count",
-    "artists": "*", "labels": "*", "market_sets": "*", "albums": "*", "album_artists": "*", "album_labels": "*",
-    "recordings": "*", "recording_isrcs": "*", "tracks": "*", "track_artists": "*", "images": "*",
-    "external_ids": "*", "records": "*", "import_progress": "*",
-    "import_rejects": "source_id, path, line, source_key, reason",
-}
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=300)
-
-
-def _snapshot(db: Path) -> dict[str, list[tuple]]:
-    conn = sqlite3.connect(db)
-    try:
-        return {t: sorted(conn.execute(f"SELECT {cols} FROM {t}").fetchall(), key=repr) for t, cols in TABLES.items()}
-    finally:
-        conn.close()
-
-
-def _lines_done(db: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            row = conn.execute("SELECT lines_done FROM import_progress").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-    return int(row[0]) if row else 0
 
 
 def test_kill_9_then_resume_equals_clean_import(tmp_path: Path) -> None:
@@ -63,21 +37,21 @@ def test_kill_9_then_resume_equals_clean_import(tmp_path: Path) -> None:
     proc = subprocess.Popen([str(BIN), "import", "-A", str(killed), str(src), "--format", "jsonl"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while _lines_done(killed / "catalog.sqlite") < 1000 and proc.poll() is None and time.monotonic() < deadline:
+    while lines_done(killed / "catalog.sqlite") < 1000 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert proc.poll() is None, "the import finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    partial = _lines_done(killed / "catalog.sqlite")
+    partial = lines_done(killed / "catalog.sqlite")
     assert 0 < partial < len(lines)
 
     again = _run("import", "-A", str(killed), str(src), "--format", "jsonl", "--json")
     assert again.returncode == 0, again.stderr
     assert f'"resumed_from_line": {partial}' in again.stdout
-    assert _snapshot(clean / "catalog.sqlite") == _snapshot(killed / "catalog.sqlite")
+    assert snapshot(clean / "catalog.sqlite") == snapshot(killed / "catalog.sqlite")
 
     # and a third run over the finished import changes nothing
     third = _run("import", "-A", str(killed), str(src), "--format", "jsonl", "--strict")
     assert third.returncode == 3  # --strict: the broken lines are still rejected
     assert "rejected" in third.stderr
-    assert _snapshot(clean / "catalog.sqlite") == _snapshot(killed / "catalog.sqlite")
+    assert snapshot(clean / "catalog.sqlite") == snapshot(killed / "catalog.sqlite")
