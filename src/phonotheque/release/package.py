@@ -240,24 +240,52 @@ def package(
 
     batches = _cut_batches(list(new_files), new_files, target, ps, next_batch, result.warnings)
     advance(0, total=len(batches) + 2, description=f"building {len(batches)} torrent(s)")
-    makers: dict[int, PathMaker] = {}
-    for b in batches:
-        name = f"{release}-audio-{b.number:04d}"
-        budget = MAX_PATH_UNITS - units(name) - 1
-        make = makers.get(budget) or makers.setdefault(budget, PathMaker(budget))
-        raw = {}
-        for fid in b.files:
-            t = first_track[fid]
-            raw[t.track_id] = make(t.names, _ext(new_files[fid]))
-        unique = unique_paths(raw, max_units=budget)
-        b.paths = {fid: unique[first_track[fid].track_id] for fid in b.files}
-        lap("paths")
-        hashes = load_hashes(conn, b.files)
-        entries = [Entry(b.paths[fid], new_files[fid].size, *hashes[fid]) for fid in b.files]
-        lap("hashes")
-        b.built = build_torrent(name, entries, piece_size=ps, version=version, trackers=tiers, web_seeds=seeds)
-        lap("bencode")
-        advance(1)
+    # Seeding trees are linked by one background thread into hidden staging directories while this thread
+    # builds the torrents and writes the database and the index (link and mkdir are system calls that
+    # release the GIL); each staging directory is put in place once the database has the torrent.
+    _clear_staging(rel_dir)
+    trees = _TreeLinker(str(archive.root))
+    try:
+        makers: dict[int, PathMaker] = {}
+        for b in batches:
+            name = f"{release}-audio-{b.number:04d}"
+            budget = MAX_PATH_UNITS - units(name) - 1
+            make = makers.get(budget) or makers.setdefault(budget, PathMaker(budget))
+            raw = {}
+            for fid in b.files:
+                t = first_track[fid]
+                raw[t.track_id] = make(t.names, _ext(new_files[fid]))
+            unique = unique_paths(raw, max_units=budget)
+            b.paths = {fid: unique[first_track[fid].track_id] for fid in b.files}
+            trees.start(rel_dir / "data" / f".{name}.partial",
+                        [(new_files[fid].store_path, "/".join(b.paths[fid])) for fid in b.files])
+            lap("paths")
+            hashes = load_hashes(conn, b.files)
+            entries = [Entry(b.paths[fid], new_files[fid].size, *hashes[fid]) for fid in b.files]
+            lap("hashes")
+            b.built = build_torrent(name, entries, piece_size=ps, version=version, trackers=tiers,
+                                    web_seeds=seeds)
+            lap("bencode")
+            advance(1)
+        _write_and_place(archive, release, rel_dir, target, version, ps, batches, tracks_of, new_files, shipped,
+                         placed, tiers, seeds, metadata, trees, result, lap, advance)
+    except BaseException:
+        trees.discard()  # no half-built staging directory stays behind a failed run
+        raise
+    finally:
+        trees.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _write_and_place(archive: Archive, release: str, rel_dir: Path, target: int, version: str, ps: int,
+                     batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
+                     new_files: dict[int, StoredFile], shipped: dict[int, StoredFile],
+                     placed: dict[int, tuple[int, str]], tiers: list[list[str]], seeds: list[str], metadata: bool,
+                     trees: _TreeLinker, result: PackageResult, lap: Callable[[str], None],
+                     advance: Progress) -> None:
+    """Database (one transaction), then .torrent files, metadata torrents, index and list; then the trees."""
+    conn = archive.conn
 
     # -- write: database first (one transaction), then files; a re-run converges either way ---------
     created = {r[0]: r[1] for r in conn.execute(
@@ -272,32 +300,29 @@ def package(
     repaired = _repair_published_trees(archive, release, rel_dir)
     if repaired:
         result.warnings.append(f"re-linked the seeding tree of {repaired} published torrent(s) that was missing")
-    root = str(archive.root)
     for b in batches:
         assert b.built is not None
         outputs.write_atomic(rel_dir / "torrents" / f"{b.built.name}.torrent", b.built.metainfo, sync=False)
-        staging = rel_dir / "data" / f".{b.built.name}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        stage = str(staging)
-        linked = outputs.link_tree((f"{root}/{new_files[fid].store_path}", f"{stage}/{'/'.join(b.paths[fid])}")
-                                   for fid in b.files)
-        result.links += linked
-        result.copies += len(b.files) - linked
-        outputs.replace_dir(staging, rel_dir / "data" / b.built.name)
-    if result.copies:
-        result.warnings.append(f"{result.copies} file(s) copied into the seeding tree: the release directory is "
-                               "on another filesystem than the store")
+    lap("torrent files")
     advance(1, description="metadata torrents")
-    lap("seeding trees")
     if metadata:
         result.torrents.extend(_metadata_torrents(archive, release, batches, new_files, version, tiers, seeds, ps,
                                                   created, today, bool(batches)))
     lap("metadata torrents")
     refresh_release_files(archive, release, sync=False)
     lap("index, list, notes")
+    for b in batches:
+        assert b.built is not None
+        staging = rel_dir / "data" / f".{b.built.name}.partial"
+        linked = trees.wait(staging)
+        result.links += linked
+        result.copies += len(b.files) - linked
+        outputs.replace_dir(staging, rel_dir / "data" / b.built.name)
+    if result.copies:
+        result.warnings.append(f"{result.copies} file(s) copied into the seeding tree: the release directory is "
+                               "on another filesystem than the store")
+    lap("seeding trees (wait)")
     advance(1)
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _write_database(archive: Archive, release: str, target: int, version: str, ps: int, batches: list[_Batch],
@@ -359,16 +384,61 @@ def _drop_unpublished(c: Any, release: str) -> None:
     c.execute(f"DELETE FROM torrents WHERE id IN ({ids})", (release,))
 
 
-def _clean_release_dir(rel_dir: Path, keep: set[str]) -> None:
-    """Remove torrents and seeding trees of unpublished torrents that are no longer in the release."""
+def _clear_staging(rel_dir: Path) -> None:
+    """Make the release's directories; remove what an interrupted run left (hidden temporary entries)."""
     for sub in ("torrents", "data"):
         (rel_dir / sub).mkdir(parents=True, exist_ok=True)
+        for p in (rel_dir / sub).iterdir():
+            if p.name.startswith("."):
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def _clean_release_dir(rel_dir: Path, keep: set[str]) -> None:
+    """Remove torrents and seeding trees of unpublished torrents that are no longer in the release
+    (hidden entries are this run's staging directories, or were cleared by :func:`_clear_staging`)."""
     for p in (rel_dir / "torrents").iterdir():
-        if p.name.startswith(".") or (p.suffix == ".torrent" and p.stem not in keep):
+        if not p.name.startswith(".") and p.suffix == ".torrent" and p.stem not in keep:
             p.unlink()
     for p in (rel_dir / "data").iterdir():
-        if p.name.startswith(".") or p.name not in keep:
+        if not p.name.startswith(".") and p.name not in keep:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+class _TreeLinker:
+    """Links seeding trees in one background thread, in the order they were started.
+
+    ``start(staging, [(store path, path in torrent), ...])`` queues a tree; ``wait(staging)`` returns how
+    many files were hard linked (the others were copied) or raises what linking raised. ``close()`` waits
+    for everything queued (also after an error, so no thread outlives the run)."""
+
+    def __init__(self, root: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.root = root
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phonotheque-link")
+        self.jobs: dict[Path, Any] = {}
+
+    def start(self, staging: Path, files: list[tuple[str, str]]) -> None:
+        self.jobs[staging] = self.pool.submit(self._link, staging, files)
+
+    def _link(self, staging: Path, files: list[tuple[str, str]]) -> int:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        root, stage = self.root, str(staging)
+        return outputs.link_tree((f"{root}/{src}", f"{stage}/{dst}") for src, dst in files)
+
+    def wait(self, staging: Path) -> int:
+        return int(self.jobs.pop(staging).result())
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+    def discard(self) -> None:
+        """Wait for the queued trees and remove their staging directories."""
+        self.pool.shutdown(wait=True)
+        for staging in self.jobs:
+            shutil.rmtree(staging, ignore_errors=True)
+        self.jobs.clear()
 
 
 def _hash_tree(root: Path, ps: int) -> list[Entry]:
