@@ -18,6 +18,18 @@ that peak RSS is per trial (``os.wait4``):
 
 Medians of ``--runs`` trials; rows/s, the ratio phonotheque/DuckDB, peak RSS of each. Also the
 round-trip cost per fixture (remainder and records bytes per track). Writes bench/out/import.json.
+
+``--floor`` adds, on the first size and in the same run, what an import into SQLite costs before any of
+phonotheque's work — the floors under the ≥ 1.0x DuckDB goal (each in its own process, same file):
+
+* ``parse``: ``orjson.loads`` of every line, nothing stored;
+* ``raw lines``: every line stored as one TEXT row of one SQLite table (no parsing, no index);
+* ``tracks in C``: raw lines, then ``INSERT INTO tracks SELECT json_extract(...)`` — one normalized table
+  with a unique source id, filled by SQLite's own C code (no Python per row);
+* ``+ artists in C``: the same plus deduplicated artists and the track-artist links (``json_each``).
+
+The real import also writes albums, recordings, markets, images, external ids, sources and the
+per-record remainder, validates every value and reports rejects; the floors do none of that.
 """
 
 from __future__ import annotations
@@ -80,10 +92,55 @@ sys.stdout.write("\\n" + orjson.dumps({"seconds": time.perf_counter() - t, "cpu_
     "rows": n}).decode())
 """
 
+FLOOR_TRIAL = """
+import sys, time, sqlite3, orjson
+which = sys.argv[3]
+t = time.perf_counter()
+cpu0 = time.process_time()
+n = 0
+if which == "parse":
+    with open(sys.argv[2], "rb") as f:
+        for line in f:
+            orjson.loads(line)
+            n += 1
+else:
+    con = sqlite3.connect(sys.argv[1], isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute("BEGIN")
+    con.execute("CREATE TABLE staging(line TEXT)")
+    with open(sys.argv[2], "rb") as f:
+        con.executemany("INSERT INTO staging(line) VALUES (?)", ((line.decode(),) for line in f))
+    if which != "raw":
+        con.execute("CREATE TABLE tracks(id INTEGER PRIMARY KEY, source_id TEXT UNIQUE, name TEXT, album TEXT,"
+                    " isrc TEXT, popularity INT, duration_ms INT, explicit INT, disc INT, number INT, listens INT)")
+        con.execute(\"\"\"INSERT INTO tracks(source_id, name, album, isrc, popularity, duration_ms, explicit, disc,
+            number, listens) SELECT json_extract(line, '$.id'), json_extract(line, '$.name'),
+            json_extract(line, '$.album.id'), json_extract(line, '$.external_ids.isrc'),
+            json_extract(line, '$.popularity'), json_extract(line, '$.duration_ms'), json_extract(line, '$.explicit'),
+            json_extract(line, '$.disc_number'), json_extract(line, '$.track_number'),
+            json_extract(line, '$.listens') FROM staging\"\"\")
+    if which == "artists":
+        con.execute("CREATE TABLE artists(id INTEGER PRIMARY KEY, source_id TEXT UNIQUE, name TEXT)")
+        con.execute("CREATE TABLE track_artists(track_id INT, position INT, artist_id INT,"
+                    " PRIMARY KEY(track_id, position)) WITHOUT ROWID")
+        con.execute("INSERT OR IGNORE INTO artists(source_id, name) SELECT json_extract(j.value, '$.id'),"
+                    " json_extract(j.value, '$.name') FROM staging, json_each(line, '$.artists') j")
+        con.execute("INSERT INTO track_artists SELECT s.rowid, j.key, a.id FROM staging s,"
+                    " json_each(s.line, '$.artists') j JOIN artists a ON a.source_id = json_extract(j.value, '$.id')")
+    con.execute("COMMIT")
+    n = con.execute("SELECT count(*) FROM staging").fetchone()[0]
+    con.close()
+sys.stdout.write("\\n" + orjson.dumps({"seconds": time.perf_counter() - t, "cpu_seconds": time.process_time() - cpu0,
+    "rows": n}).decode())
+"""
+FLOORS = (("parse", "parse (orjson, nothing stored)"), ("raw", "raw lines into one SQLite table"),
+          ("tracks", "tracks table in C (json_extract)"), ("artists", "+ artists, track_artists in C"))
 
-def _trial(code: str, target: Path, src: Path, index: bool = False) -> dict[str, Any]:
+
+def _trial(code: str, target: Path, src: Path, index: bool = False, arg: str | None = None) -> dict[str, Any]:
     """Run one trial in a child process; returns its JSON plus the child's peak RSS (MiB)."""
-    proc = subprocess.Popen([sys.executable, "-c", code, str(target), str(src), "1" if index else "0"],
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target), str(src), arg or ("1" if index else "0")],
                             stdout=subprocess.PIPE)
     assert proc.stdout is not None
     out = proc.stdout.read()
@@ -148,9 +205,30 @@ def _roundtrip_costs(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _write(table: list[dict[str, Any]], costs: list[dict[str, Any]] | None) -> None:
+def _floors(n: int, src: Path, runs: int) -> list[dict[str, Any]]:
+    """DuckDB and the floor trials on the same file, interleaved run by run; rows/s and ratio to DuckDB."""
+    trials: dict[str, list[dict[str, Any]]] = {"duckdb": []} | {k: [] for k, _ in FLOORS}
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+            trials["duckdb"].append(_trial(DUCK_TRIAL, Path(tmp) / "t.duckdb", src))
+        for key, _label in FLOORS:
+            with tempfile.TemporaryDirectory(dir=DATA) as tmp:
+                trials[key].append(_trial(FLOOR_TRIAL, Path(tmp) / "f.sqlite", src, arg=key))
+    duck = n / statistics.median(r["seconds"] for r in trials["duckdb"])
+    out = []
+    for key, label in (("duckdb", "DuckDB read_ndjson, keyed table (peer)"), *FLOORS):
+        rate = n / statistics.median(r["seconds"] for r in trials[key])
+        out.append({"floor": key, "what": label, "tracks": n, "rows_per_s": round(rate),
+                    "ratio_to_duckdb": round(rate / duck, 3),
+                    "cpu_us_per_row": round(1e6 * statistics.median(r["cpu_seconds"] for r in trials[key]) / n, 1),
+                    "peak_rss_mib": round(max(r["peak_rss_mib"] for r in trials[key])), "runs": runs})
+    return out
+
+
+def _write(table: list[dict[str, Any]], costs: list[dict[str, Any]] | None,
+           floors: list[dict[str, Any]] | None = None) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_bytes(orjson.dumps({"import": table, "roundtrip": costs, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+    OUT.write_bytes(orjson.dumps({"import": table, "floors": floors, "roundtrip": costs, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                   time.gmtime()), "load_average": os.getloadavg()}, option=orjson.OPT_INDENT_2))
 
 
@@ -161,6 +239,8 @@ def main() -> None:
                     help="comma-separated track counts, each optionally :RUNS")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--with-index", action="store_true", help="also time the search index refresh after the import")
+    ap.add_argument("--floor", action="store_true",
+                    help="also measure the SQLite floors (parse only, raw lines, one table in C) on the first size")
     args = ap.parse_args()
     # "4000000:1" runs that size once (the largest sizes take minutes per trial)
     sizes = [(50_000, args.runs)] if args.quick else [
@@ -203,6 +283,16 @@ def main() -> None:
               f"{row['phonotheque_peak_rss_mib']} MiB vs {row['duckdb_peak_rss_mib']} MiB  "
               f"(+ search index {row['search_index_s']} s); catalog {row['catalog_B_per_track']} B/track, "
               f"remainder {row['remainder_B_per_track']} + records {row['records_B_per_track']} B/track", flush=True)
+    floors = None
+    if args.floor:
+        n, runs = sizes[0]
+        floors = _floors(n, _data(n), runs)
+        _write(table, None, floors)
+        print(f"\nfloors on {n:,} tracks (same file, same run; medians of {runs}):")
+        print(f"{'':<42}{'rows/s':>10}{'x DuckDB':>10}{'CPU us/row':>12}{'peak MiB':>10}")
+        for f in floors:
+            print(f"{f['what']:<42}{f['rows_per_s']:>10,}{f['ratio_to_duckdb']:>10.3f}{f['cpu_us_per_row']:>12}"
+                  f"{f['peak_rss_mib']:>10}")
     costs = _roundtrip_costs(args.quick)
     print("\nexact round trip cost per fixture:")
     print(f"{'fixture':<28}{'tracks':>8}{'remainder B/trk':>17}{'records B/trk':>15}{'catalog B/trk':>15}"
@@ -210,7 +300,7 @@ def main() -> None:
     for c in costs:
         print(f"{c['fixture']:<28}{c['tracks']:>8}{c['remainder_B_per_track']:>17}{c['records_B_per_track']:>15}"
               f"{c['catalog_B_per_track'] or '-':>15}{c['source_B_per_track']:>14}")
-    _write(table, costs)
+    _write(table, costs, floors)
     print(f"\nwritten {OUT.relative_to(ROOT)}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
