@@ -173,6 +173,23 @@ def test_missing_or_changed_store_files_stop_before_anything_is_written(tmp_path
     assert a.conn.execute("SELECT count(*) FROM torrents").fetchone()[0] == 0
 
 
+def test_a_file_without_stored_hashes_stops_the_run_and_leaves_no_partial_tree(tmp_path: Path) -> None:
+    a = new_archive(tmp_path / "a")
+    b = Builder(a)
+    with a.transaction():
+        for i in range(40):
+            b.add(Spec(f"S{i}", artist=f"A{i % 3}", album=f"B{i % 5}", number=i, size=20_000 + i))
+    last = a.conn.execute("SELECT max(id) FROM files").fetchone()[0]
+    with a.transaction() as c:  # the last batch's file: seeding trees of earlier batches are being linked
+        c.execute("UPDATE files SET v1_pieces = NULL WHERE id = ?", (last,))
+    with pytest.raises(ReleaseError, match="no torrent hashes stored"):
+        package(a, release="r", target_size="100KB", metadata=False)
+    rel = a.releases_dir / "r"
+    assert [p.name for p in (rel / "data").iterdir()] == []  # no staging directory left behind
+    assert [p.name for p in (rel / "torrents").iterdir()] == []
+    assert a.conn.execute("SELECT count(*) FROM torrents").fetchone()[0] == 0
+
+
 def test_empty_plan_and_nothing_held_are_clear(tmp_path: Path) -> None:
     a = new_archive(tmp_path / "a")
     with pytest.raises(PlanError, match="the plan is empty"):
