@@ -296,6 +296,26 @@ def test_exclusions_are_honoured(sample_archive: Archive) -> None:
     assert all(r["isrc"] != "AUAP08000001" for r in rows) and len(rows) == 10
 
 
+def test_exclusion_by_mbid_added_after_planning_is_honoured(sample_archive: Archive) -> None:
+    """The planner's matching applies: an album MBID (here one starting with another album's id) excludes
+    that album's tracks only."""
+    a = sample_archive
+    albums = [r[0] for r in a.conn.execute("SELECT DISTINCT album_id FROM tracks WHERE album_id IS NOT NULL "
+                                           "ORDER BY album_id")]
+    assert len(albums) >= 2
+    target, other = albums[-1], albums[0]
+    mbid = f"{other}0b2dd9a-4f0c-4a4e-9b7e-0c7a1c1e2f3a"  # starts with the other album's catalog id
+    with a.transaction() as c:
+        c.execute("UPDATE albums SET mbid = ? WHERE id = ?", (mbid, target))
+        c.execute("INSERT INTO exclusions(kind, value, reason) VALUES ('album', ?, 'takedown')", (mbid,))
+    hit = {r[0] for r in a.conn.execute("SELECT id FROM tracks WHERE album_id = ?", (target,))}
+    kept = {r[0] for r in a.conn.execute("SELECT id FROM tracks WHERE album_id = ?", (other,))}
+    result = package(a, release="r")
+    assert result.tracks_excluded == len(hit) > 0
+    shipped = {r["track_id"] for r in pq.read_table(a.releases_dir / "r" / "index" / "files.parquet").to_pylist()}
+    assert not shipped & hit and kept <= shipped
+
+
 def test_copies_when_the_release_is_on_another_filesystem(tmp_path: Path) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +118,7 @@ def exclude_remove(archive: Archive, *, kind: str, value: str) -> int:
     return removed
 
 
+# a value made only of digits is a catalog id; anything else (an MBID, even one starting with digits) is not
 _RESOLVE = {
     "track": "SELECT id FROM tracks WHERE id = CAST(? AS INTEGER)",
     "isrc": """SELECT t.id FROM tracks t JOIN recordings r ON r.id = t.recording_id WHERE r.isrc = ?1
@@ -124,11 +126,11 @@ _RESOLVE = {
                      WHERE ri.isrc = ?1
                UNION SELECT entity_id FROM external_ids WHERE entity='track' AND kind='isrc' AND value = ?1""",
     "album": """SELECT t.id FROM tracks t JOIN albums a ON a.id = t.album_id
-                WHERE a.id = CAST(?1 AS INTEGER) AND ?1 GLOB '[0-9]*' OR a.mbid = ?1""",
+                WHERE (a.id = CAST(?1 AS INTEGER) AND ?1 NOT GLOB '*[^0-9]*') OR a.mbid = ?1""",
     "artist": """SELECT ta.track_id FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
-                 WHERE (a.id = CAST(?1 AS INTEGER) AND ?1 GLOB '[0-9]*') OR a.mbid = ?1""",
+                 WHERE (a.id = CAST(?1 AS INTEGER) AND ?1 NOT GLOB '*[^0-9]*') OR a.mbid = ?1""",
     "recording": """SELECT t.id FROM tracks t JOIN recordings r ON r.id = t.recording_id
-                    WHERE (r.id = CAST(?1 AS INTEGER) AND ?1 GLOB '[0-9]*') OR r.mbid = ?1""",
+                    WHERE (r.id = CAST(?1 AS INTEGER) AND ?1 NOT GLOB '*[^0-9]*') OR r.mbid = ?1""",
     "source_key": "SELECT id FROM tracks WHERE source_key = ?",
     "upc": "SELECT t.id FROM tracks t JOIN albums a ON a.id = t.album_id WHERE a.upc = ?",
 }
@@ -141,4 +143,48 @@ def resolve(conn: sqlite3.Connection, extra: list[Exclusion] | None = None) -> d
     for e in rules + list(extra or []):
         for (tid,) in conn.execute(_RESOLVE[e.kind], (e.value,)):
             out.setdefault(int(tid), f"excluded by {e.kind} {e.value}: {e.reason}")
+    return out
+
+
+_EXCLUDED_SQL = """
+WITH t AS (SELECT id, source_key, album_id, recording_id FROM tracks WHERE id IN ({marks})),
+keys(track_id, kind, value) AS (
+    SELECT id, 'track', CAST(id AS TEXT) FROM t
+    UNION ALL SELECT id, 'source_key', source_key FROM t
+    UNION ALL SELECT id, 'album', CAST(album_id AS TEXT) FROM t WHERE album_id IS NOT NULL
+    UNION ALL SELECT t.id, 'album', al.mbid FROM t JOIN albums al ON al.id = t.album_id WHERE al.mbid IS NOT NULL
+    UNION ALL SELECT t.id, 'upc', al.upc FROM t JOIN albums al ON al.id = t.album_id WHERE al.upc IS NOT NULL
+    UNION ALL SELECT id, 'recording', CAST(recording_id AS TEXT) FROM t WHERE recording_id IS NOT NULL
+    UNION ALL SELECT t.id, 'recording', r.mbid FROM t JOIN recordings r ON r.id = t.recording_id
+              WHERE r.mbid IS NOT NULL
+    UNION ALL SELECT t.id, 'isrc', r.isrc FROM t JOIN recordings r ON r.id = t.recording_id WHERE r.isrc IS NOT NULL
+    UNION ALL SELECT t.id, 'isrc', ri.isrc FROM t JOIN recording_isrcs ri ON ri.recording_id = t.recording_id
+    UNION ALL SELECT x.entity_id, 'isrc', x.value FROM external_ids x
+              WHERE x.entity = 'track' AND x.kind = 'isrc' AND x.entity_id IN (SELECT id FROM t)
+    UNION ALL SELECT ta.track_id, 'artist', CAST(ta.artist_id AS TEXT) FROM track_artists ta
+              WHERE ta.track_id IN (SELECT id FROM t)
+    UNION ALL SELECT ta.track_id, 'artist', a.mbid FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
+              WHERE ta.track_id IN (SELECT id FROM t) AND a.mbid IS NOT NULL
+)
+SELECT DISTINCT k.track_id, e.kind, e.value, e.reason FROM keys k
+JOIN exclusions e ON e.kind = k.kind AND e.value = k.value
+ORDER BY k.track_id, e.kind, e.value
+"""
+
+
+def reasons_for(conn: sqlite3.Connection, track_ids: Sequence[int]) -> dict[int, str]:
+    """``{track id: "excluded by KIND VALUE: reason"}`` for those of ``track_ids`` the exclusion list covers.
+
+    The same matching as :func:`resolve` seen from the tracks' side (a test keeps them equal): catalog ids
+    or MBIDs for album/artist/recording, any ISRC of the recording, the album's UPC, the source key. Its
+    cost follows the number of tracks asked about, not the length of the list (serve asks per request).
+    """
+    ids = sorted({int(t) for t in track_ids})
+    if not ids or conn.execute("SELECT 1 FROM exclusions LIMIT 1").fetchone() is None:
+        return {}
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        for tid, kind, value, reason in conn.execute(_EXCLUDED_SQL.format(marks=",".join("?" * len(chunk))), chunk):
+            out.setdefault(int(tid), f"excluded by {kind} {value}: {reason}")
     return out

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from phonotheque.archive import Archive
 from phonotheque.errors import ReleaseError, StoreError
+from phonotheque.plan.exclusions import resolve
 from phonotheque.release.paths import TrackNames
 
 MTIME_TOLERANCE_S = 60.0
@@ -81,21 +82,12 @@ def _artist_credits(conn: sqlite3.Connection, table: str, key: str) -> dict[int,
 
 
 def excluded_tracks(conn: sqlite3.Connection) -> set[int]:
-    """Planned tracks hit by the exclusion (takedown) list, by any of its kinds."""
-    q = """
-    SELECT p.track_id FROM plan p JOIN tracks t ON t.id = p.track_id
-    LEFT JOIN recordings r ON r.id = t.recording_id LEFT JOIN albums al ON al.id = t.album_id
-    WHERE p.decision != 'skip' AND EXISTS (SELECT 1 FROM exclusions e WHERE
-        (e.kind = 'track' AND e.value = CAST(t.id AS TEXT)) OR (e.kind = 'source_key' AND e.value = t.source_key)
-        OR (e.kind = 'album' AND e.value = CAST(t.album_id AS TEXT))
-        OR (e.kind = 'recording' AND e.value = CAST(t.recording_id AS TEXT))
-        OR (e.kind = 'isrc' AND e.value = r.isrc) OR (e.kind = 'upc' AND e.value = al.upc)
-        OR (e.kind = 'artist' AND e.value IN (SELECT CAST(artist_id AS TEXT) FROM track_artists ta
-                                               WHERE ta.track_id = t.id)))
-    """
+    """Tracks hit by the exclusion (takedown) list, matched exactly as the planner matches them
+    (:func:`phonotheque.plan.exclusions.resolve`: catalog ids or MBIDs, any ISRC of the recording, UPC,
+    source key) — an exclusion added after planning is honoured here too."""
     if _q(conn, "SELECT 1 FROM exclusions LIMIT 1").fetchone() is None:
         return set()
-    return {r[0] for r in _q(conn, q)}
+    return set(resolve(conn))
 
 
 def planned_tracks(conn: sqlite3.Connection) -> list[PlannedTrack]:
