@@ -118,3 +118,12 @@ class ImportRejectedError(PhonothequeError):
 
     exit_code = 3
     result: object = None  # the ImportResult of the run
+
+
+class ExcludedError(PhonothequeError):
+    """An item is on the exclusion (takedown) list: its metadata stays visible, its audio and pointers do not."""
+
+    def __init__(self, item: str, reason: str) -> None:
+        self.item = item
+        self.reason = reason
+        super().__init__(f"{item}: excluded ({reason})")
