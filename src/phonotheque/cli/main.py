@@ -44,14 +44,15 @@ def cli() -> None:
     store    ingest, transcode, tag, restore
     release  package, release publish
     mirror   verify, seedplan
+    web      serve (web UI and JSON API)
     demo     the whole pipeline on the bundled sample
     """
 
 
 def _register() -> None:
-    from phonotheque.cli import browse, catalog, demo, media, mirror, plan, release, store
+    from phonotheque.cli import browse, catalog, demo, media, mirror, plan, release, store, web
 
-    for module in (catalog, browse, plan, store, media, release, mirror, demo):
+    for module in (catalog, browse, plan, store, media, release, mirror, web, demo):
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
 
