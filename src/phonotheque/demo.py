@@ -187,5 +187,6 @@ def demo(
     results["report"] = str(path)
     say(f"report: {path}")
     say(f"\ndone in {time.monotonic() - t0:.1f} s — explore with: phonotheque -h  (archive: {archive.root})")
+    say(f"browse it: phonotheque serve -A {archive.root}  (web pages and JSON API on http://127.0.0.1:8080/)")
     archive.close()
     return results
