@@ -8,7 +8,8 @@ the hashes computed once (that is ingest's work and is not timed). Then, page ca
 ``--runs`` runs, each tool in its own process (peak RSS from wait4):
 
 * ``package``  — ``phonotheque.release.package.package`` (hybrid torrents, seeding trees, index, list,
-  catalog torrent), timed inside the process around the call;
+  catalog torrent), timed inside the process around the call; every run is a first packaging (the
+  release's directory and database rows are removed before it, not timed), as every mktorrent run is;
 * ``mktorrent`` — ``mktorrent -t 2 -l 20 -d`` over each audio torrent's seeding tree (v1 only);
 * ``libtorrent`` — ``create_torrent`` + ``set_piece_hashes`` over the same trees (hybrid, files sorted).
 * ``CLI`` — the whole ``phonotheque package --no-metadata`` process (interpreter start and imports included),
@@ -153,12 +154,26 @@ def _run_child(args: list[str]) -> tuple[dict[str, Any], int]:
     return data, usage.ru_maxrss * 1024
 
 
+def _reset_release(root: str | Path) -> None:
+    """Every timed run is a first packaging: the release's directory and database rows go first (not timed)."""
+    from phonotheque.archive import Archive
+
+    with Archive.open(root) as archive:
+        shutil.rmtree(archive.releases_dir / "bench", ignore_errors=True)
+        with archive.transaction() as c:
+            ids = "SELECT id FROM torrents WHERE release_name = 'bench'"
+            c.execute("DELETE FROM release_tracks WHERE release_name = 'bench'")
+            c.execute(f"DELETE FROM torrent_files WHERE torrent_id IN ({ids})")
+            c.execute("DELETE FROM torrents WHERE release_name = 'bench'")
+            c.execute("DELETE FROM releases WHERE name = 'bench'")
+
+
 def child_package(root: str, metadata: bool) -> None:
     from phonotheque.archive import Archive
     from phonotheque.release.package import package
 
+    _reset_release(root)
     archive = Archive.open(root)
-    shutil.rmtree(archive.releases_dir / "bench", ignore_errors=True)  # every run is a first packaging
     t0, c0 = time.perf_counter(), time.process_time()
     r = package(archive, release="bench", target_size=TARGET, metadata=metadata)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -231,7 +246,7 @@ def measure(gigabytes: float, runs: int, corpus: str = "audio") -> dict[str, Any
     cli_runs = []
     exe = str(Path(sys.executable).with_name("phonotheque"))
     for _ in range(runs):
-        shutil.rmtree(root / "releases" / "bench", ignore_errors=True)
+        _reset_release(root)
         data, _mem = _run_child([exe, "package", "-A", str(root), "--release", "bench", "--target-size", TARGET,
                                  "--no-metadata"])
         cli_runs.append(data["seconds"])
