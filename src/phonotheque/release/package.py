@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -409,7 +409,8 @@ class _TreeLinker:
 
     ``start(staging, [(store path, path in torrent), ...])`` queues a tree; ``wait(staging)`` returns how
     many files were hard linked (the others were copied) or raises what linking raised. ``close()`` waits
-    for everything queued (also after an error, so no thread outlives the run)."""
+    for everything queued (also after an error, so no thread outlives the run); ``discard()`` (after an
+    error or Ctrl-C) stops the tree being linked at its next file, drops the queued ones and removes them."""
 
     def __init__(self, root: str) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -417,6 +418,7 @@ class _TreeLinker:
         self.root = root
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="phonotheque-link")
         self.jobs: dict[Path, Any] = {}
+        self.stopped = False
 
     def start(self, staging: Path, files: list[tuple[str, str]]) -> None:
         self.jobs[staging] = self.pool.submit(self._link, staging, files)
@@ -425,7 +427,13 @@ class _TreeLinker:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         root, stage = self.root, str(staging)
-        return outputs.link_tree((f"{root}/{src}", f"{stage}/{dst}") for src, dst in files)
+
+        def pairs() -> Iterator[tuple[str, str]]:
+            for src, dst in files:
+                if self.stopped:
+                    return
+                yield f"{root}/{src}", f"{stage}/{dst}"
+        return outputs.link_tree(pairs())
 
     def wait(self, staging: Path) -> int:
         return int(self.jobs.pop(staging).result())
@@ -434,8 +442,8 @@ class _TreeLinker:
         self.pool.shutdown(wait=True)
 
     def discard(self) -> None:
-        """Wait for the queued trees and remove their staging directories."""
-        self.pool.shutdown(wait=True)
+        self.stopped = True
+        self.pool.shutdown(wait=True, cancel_futures=True)
         for staging in self.jobs:
             shutil.rmtree(staging, ignore_errors=True)
         self.jobs.clear()
