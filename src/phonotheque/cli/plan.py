@@ -97,7 +97,7 @@ def report_cmd(out_dir: Path | None, archive_dir: Path | None, as_json: bool) ->
 
 @click.group("exclude")
 def exclude_group() -> None:
-    """Manage the exclusion (takedown) list honoured by plan and package."""
+    """Manage the exclusion (takedown) list honoured by plan, package and serve."""
 
 
 @exclude_group.command("add")
