@@ -13,7 +13,7 @@ import importlib
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,61 +208,103 @@ def write_torrent_list(path: Path, doc: dict[str, Any], *, sync: bool = True) ->
 INDEX_BATCH_ROWS = 32_768  # rows held at once (~60 MB of Python + Arrow objects); one Parquet row group each
 
 
+class IndexWriter:
+    """``files.parquet`` and ``files.csv.zst`` written under temporary names, then put in place.
+
+    Rows arrive torrent by torrent (``add``: the torrent's name and infohashes plus its rows in
+    ``_INDEX_SQL_COLUMNS`` order) and are written in record batches of at most ``batch_rows`` rows to a
+    Parquet writer and a CSV writer feeding a streaming zstd compressor, so memory stays bounded however
+    many files the release holds. ``finish()`` closes both files; ``commit()`` renames them into place;
+    ``abort()`` removes them (also after ``finish``). Usable from another thread than the one that made it."""
+
+    def __init__(self, index_dir: Path, *, batch_rows: int = INDEX_BATCH_ROWS) -> None:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self.index_dir = index_dir
+        self.batch_rows = batch_rows
+        tag = f"{os.getpid()}.{id(self)}"
+        self.pq_tmp = index_dir / f".files.parquet.tmp{tag}"
+        self.csv_tmp = index_dir / f".files.csv.zst.tmp{tag}"
+        self.rows = 0
+        self.columns: list[list[Any]] = [[] for _ in INDEX_SCHEMA]
+        try:
+            self.pq_writer = pq.ParquetWriter(self.pq_tmp, INDEX_SCHEMA, compression="zstd")
+            self.raw = open(self.csv_tmp, "wb")  # noqa: SIM115 - closed by finish()/abort()
+            self.zsink = zstandard.ZstdCompressor(level=3).stream_writer(self.raw, closefd=False)
+            self.csv_writer = pacsv.CSVWriter(pa.PythonFile(self.zsink, mode="w"), INDEX_SCHEMA)
+        except BaseException:
+            self.abort()
+            raise
+
+    def add(self, constants: Sequence[Any], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of one torrent (or a part of one): ``constants`` = (name, infohash_v1, infohash_v2)."""
+        columns = self.columns
+        for col, values in zip((columns[i] for i in _INDEX_SQL_COLUMNS), zip(*rows, strict=True), strict=True):
+            col.extend(values)
+        for col, value in zip((columns[i] for i in (2, 3, 4)), constants, strict=True):
+            col.extend([value] * len(rows))
+        self.rows += len(rows)
+        if len(columns[0]) >= self.batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        batch = pa.RecordBatch.from_arrays(
+            [pa.array(col, type=f.type) for col, f in zip(self.columns, INDEX_SCHEMA, strict=True)],
+            schema=INDEX_SCHEMA)
+        self.pq_writer.write_batch(batch)
+        self.csv_writer.write_batch(batch)
+        for col in self.columns:
+            col.clear()
+
+    def finish(self) -> int:
+        """Write what is left and close both files; returns the number of rows."""
+        if self.columns[0]:
+            self._flush()
+        elif self.rows == 0:  # an empty index still has its columns (and the CSV its header)
+            empty = INDEX_SCHEMA.empty_table()
+            self.pq_writer.write_table(empty)
+            self.csv_writer.write_table(empty)
+        self.csv_writer.close()
+        self.zsink.close()
+        self.raw.close()
+        self.pq_writer.close()
+        return self.rows
+
+    def commit(self) -> None:
+        os.replace(self.pq_tmp, self.index_dir / "files.parquet")
+        os.replace(self.csv_tmp, self.index_dir / "files.csv.zst")
+
+    def abort(self) -> None:
+        for closer in ("pq_writer", "raw"):
+            obj = getattr(self, closer, None)
+            if obj is not None:
+                try:
+                    obj.close()
+                except Exception:  # noqa: BLE001 - already closed or half-made: the files go anyway
+                    pass
+        self.pq_tmp.unlink(missing_ok=True)
+        self.csv_tmp.unlink(missing_ok=True)
+
+
 def write_index(conn: sqlite3.Connection, release: str, index_dir: Path, *,
                 batch_rows: int = INDEX_BATCH_ROWS) -> int:
-    """``files.parquet`` and ``files.csv.zst``: one row per (track, file) of the release. Returns rows.
-
-    Streams: torrents are read one at a time in release order (each sorted by offset, then track id) and
-    written in record batches of at most ``batch_rows`` rows to a Parquet writer and a CSV writer feeding a
-    streaming zstd compressor, so memory stays bounded however many files the release holds."""
+    """``files.parquet`` and ``files.csv.zst`` from the database: one row per (track, file) of the release.
+    Returns rows. Streams: torrents are read one at a time in release order (each sorted by offset, then
+    track id) and written through an :class:`IndexWriter`."""
     torrents = conn.execute("SELECT id, name, infohash_v1, infohash_v2 FROM torrents WHERE release_name = ? "
                             "AND kind = 'audio' ORDER BY batch, id", (release,)).fetchall()
-    index_dir.mkdir(parents=True, exist_ok=True)
-    pq_tmp = index_dir / f".files.parquet.tmp{os.getpid()}"
-    csv_tmp = index_dir / f".files.csv.zst.tmp{os.getpid()}"
-    total = 0
-    columns: list[list[Any]] = [[] for _ in INDEX_SCHEMA]
-    from_sql = [columns[i] for i in _INDEX_SQL_COLUMNS]
-    per_torrent = [columns[i] for i in (2, 3, 4)]  # torrent, infohash_v1, infohash_v2
+    writer = IndexWriter(index_dir, batch_rows=batch_rows)
     try:
-        with pq.ParquetWriter(pq_tmp, INDEX_SCHEMA, compression="zstd") as pq_writer, \
-                open(csv_tmp, "wb") as raw, \
-                zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False) as zsink:
-            csv_writer = pacsv.CSVWriter(pa.PythonFile(zsink, mode="w"), INDEX_SCHEMA)
-
-            def flush() -> None:
-                batch = pa.RecordBatch.from_arrays(
-                    [pa.array(col, type=f.type) for col, f in zip(columns, INDEX_SCHEMA, strict=True)],
-                    schema=INDEX_SCHEMA)
-                pq_writer.write_batch(batch)
-                csv_writer.write_batch(batch)
-                for col in columns:
-                    col.clear()
-
-            cur = conn.cursor()
-            cur.row_factory = None
-            for tid, *constants in torrents:
-                cur.execute(_INDEX_SQL, (tid,))
-                while rows := cur.fetchmany(batch_rows - len(columns[0])):
-                    for col, values in zip(from_sql, zip(*rows, strict=True), strict=True):
-                        col.extend(values)
-                    for col, value in zip(per_torrent, constants, strict=True):
-                        col.extend([value] * len(rows))
-                    total += len(rows)
-                    if len(columns[0]) >= batch_rows:
-                        flush()
-            if columns[0]:
-                flush()
-            elif total == 0:  # an empty index still has its columns (and the CSV its header)
-                empty = INDEX_SCHEMA.empty_table()
-                pq_writer.write_table(empty)
-                csv_writer.write_table(empty)
-            csv_writer.close()
-        os.replace(pq_tmp, index_dir / "files.parquet")
-        os.replace(csv_tmp, index_dir / "files.csv.zst")
-    finally:
-        pq_tmp.unlink(missing_ok=True)
-        csv_tmp.unlink(missing_ok=True)
+        cur = conn.cursor()
+        cur.row_factory = None
+        for tid, *constants in torrents:
+            cur.execute(_INDEX_SQL, (tid,))
+            while rows := cur.fetchmany(batch_rows - len(writer.columns[0])):
+                writer.add(constants, rows)
+        total = writer.finish()
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
     return total
 
 
