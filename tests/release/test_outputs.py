@@ -7,8 +7,9 @@ import io
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 import zstandard
-from release_fixtures import Builder, Spec, new_archive
+from release_fixtures import Builder, Spec, build_sample, new_archive
 
 from phonotheque.archive import Archive
 from phonotheque.release import outputs
@@ -60,3 +61,36 @@ def test_empty_index_has_its_columns(tmp_path: Path) -> None:
     assert outputs.write_index(a.conn, "nothing", tmp_path / "i") == 0
     assert pq.read_table(tmp_path / "i" / "files.parquet").schema.names == outputs.INDEX_SCHEMA.names
     assert _csv_rows(tmp_path / "i" / "files.csv.zst") == [outputs.INDEX_SCHEMA.names]
+
+
+@pytest.mark.parametrize("batch_rows", [3, outputs.INDEX_BATCH_ROWS])
+def test_index_written_during_packaging_equals_the_one_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 batch_rows: int) -> None:
+    """A first packaging writes the index from its batches while the database transaction runs; it must be
+    byte for byte what the database gives afterwards (shared files, tagged copies, re-encodes, Unicode
+    names, missing ISRCs, several torrents, row groups cut inside a torrent)."""
+    monkeypatch.setattr(outputs, "INDEX_BATCH_ROWS", batch_rows)
+    a = new_archive(tmp_path / "a")
+    b = build_sample(a)
+    with a.transaction():
+        b.add(Spec("Shared A", artist="S", album="One", number=1, seed=4242, size=9_000, listens=7.5))
+        b.add(Spec("Shared B", artist="S", album="Two", number=2, seed=4242, size=9_000, listens=7.25))
+        tid = b.add(Spec("Tagged", artist="T", album="T", size=11_000, listens=5))
+        orig = a.conn.execute("SELECT file_id FROM track_files WHERE track_id = ?", (tid,)).fetchone()[0]
+        tagged = b.store_file(11_500, ".flac", 778, derived_from=orig)
+        tagged_sha = a.conn.execute("SELECT sha256 FROM files WHERE id = ?", (tagged,)).fetchone()[0]
+        a.conn.execute("UPDATE files SET sha256_with_embedded_meta = ? WHERE id = ?", (tagged_sha, orig))
+    real = outputs.write_index
+    with monkeypatch.context() as m:  # the index must come from the batches, not from the database
+        m.setattr(outputs, "write_index", lambda *args, **kw: pytest.fail("index read back from the database"))
+        package(a, release="r", target_size="100KB", metadata=False)
+    assert outputs.write_index is real
+    made = a.releases_dir / "r" / "index"
+    rows = pq.read_table(made / "files.parquet").to_pylist()
+    assert len({r["torrent"] for r in rows}) > 3 and any(r["sha256_original"] for r in rows)
+    assert len({r["path"] for r in rows}) < len(rows)  # a file serving two tracks
+    again = tmp_path / "again"
+    assert outputs.write_index(a.conn, "r", again, batch_rows=batch_rows) == len(rows)
+    for name in ("files.parquet", "files.csv.zst"):
+        assert (made / name).read_bytes() == (again / name).read_bytes(), name
+    assert not [p for p in made.iterdir() if p.name.startswith(".")]

@@ -246,7 +246,7 @@ def package(
     # builds the torrents and writes the database and the index (link and mkdir are system calls that
     # release the GIL); each staging directory is put in place once the database has the torrent.
     _clear_staging(rel_dir)
-    trees = _TreeLinker(str(archive.root))
+    trees = _Background(str(archive.root))
     try:
         makers: dict[int, PathMaker] = {}
         for b in batches:
@@ -259,7 +259,7 @@ def package(
                 raw[t.track_id] = make(t.names, _ext(new_files[fid]))
             unique = unique_paths(raw, max_units=budget)
             b.paths = {fid: unique[first_track[fid].track_id] for fid in b.files}
-            trees.start(rel_dir / "data" / f".{name}.partial",
+            trees.link(rel_dir / "data" / f".{name}.partial",
                         [(new_files[fid].store_path, "/".join(b.paths[fid])) for fid in b.files])
             lap("paths")
             hashes = load_hashes(conn, b.files)
@@ -269,8 +269,13 @@ def package(
                                     web_seeds=seeds)
             lap("bencode")
             advance(1)
+        # nothing published in this release: its audio torrents will be exactly these batches, so the file
+        # index is written from them in the background while this thread writes the same rows to the database
+        from_batches = not placed and result.published_kept == 0
+        if from_batches:
+            trees.index(rel_dir / "index", batches, tracks_of, new_files, shipped)
         _write_and_place(archive, release, rel_dir, target, version, ps, batches, tracks_of, new_files, shipped,
-                         placed, tiers, seeds, metadata, trees, result, lap, advance)
+                         placed, tiers, seeds, metadata, trees, result, lap, advance, from_batches)
     except BaseException:
         trees.discard()  # no half-built staging directory stays behind a failed run
         raise
@@ -284,8 +289,8 @@ def _write_and_place(archive: Archive, release: str, rel_dir: Path, target: int,
                      batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
                      new_files: dict[int, StoredFile], shipped: dict[int, StoredFile],
                      placed: dict[int, tuple[int, str]], tiers: list[list[str]], seeds: list[str], metadata: bool,
-                     trees: _TreeLinker, result: PackageResult, lap: Callable[[str], None],
-                     advance: Progress) -> None:
+                     trees: _Background, result: PackageResult, lap: Callable[[str], None],
+                     advance: Progress, index_from_batches: bool) -> None:
     """Database (one transaction), then .torrent files, metadata torrents, index and list; then the trees."""
     conn = archive.conn
 
@@ -311,7 +316,8 @@ def _write_and_place(archive: Archive, release: str, rel_dir: Path, target: int,
         result.torrents.extend(_metadata_torrents(archive, release, batches, new_files, version, tiers, seeds, ps,
                                                   created, today, bool(batches)))
     lap("metadata torrents")
-    refresh_release_files(archive, release, sync=False)
+    refresh_release_files(archive, release, sync=False,
+                          index=(lambda: trees.wait("index")) if index_from_batches else None)
     lap("index, list, notes")
     for b in batches:
         assert b.built is not None
@@ -388,7 +394,7 @@ def _drop_unpublished(c: Any, release: str) -> None:
 
 def _clear_staging(rel_dir: Path) -> None:
     """Make the release's directories; remove what an interrupted run left (hidden temporary entries)."""
-    for sub in ("torrents", "data"):
+    for sub in ("torrents", "data", "index"):
         (rel_dir / sub).mkdir(parents=True, exist_ok=True)
         for p in (rel_dir / sub).iterdir():
             if p.name.startswith("."):
@@ -406,40 +412,41 @@ def _clean_release_dir(rel_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
-class _TreeLinker:
-    """Links seeding trees in one background thread, in the order they were started.
+class _Background:
+    """One background thread running jobs in the order they were queued: the seeding trees and the file index.
 
-    ``start(staging, [(store path, path in torrent), ...])`` queues a tree; ``wait(staging)`` returns how
-    many files were hard linked (the others were copied) or raises what linking raised. ``close()`` waits
-    for everything queued (also after an error, so no thread outlives the run); ``discard()`` (after an
-    error or Ctrl-C) stops the tree being linked at its next file, drops the queued ones and removes them.
+    ``link(staging, [(store path, path in torrent), ...])`` queues a seeding tree, ``wait(staging)`` returns
+    how many files were hard linked (the others were copied) or raises what linking raised; ``index(...)``
+    queues the file index and ``wait("index")`` gives its finished :class:`outputs.IndexWriter`. ``close()``
+    waits for everything queued (so no thread outlives the run); ``discard()`` (after an error or Ctrl-C)
+    stops the tree being linked at its next file, skips the queued jobs and removes what they made.
     (A plain thread and queue: ``concurrent.futures`` would cost a 4 ms import in every run.)"""
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self.todo: queue.SimpleQueue[tuple[Path, list[tuple[str, str]]] | None] = queue.SimpleQueue()
-        self.results: dict[Path, int | BaseException] = {}
+        self.todo: queue.SimpleQueue[tuple[Any, Callable[[], Any]] | None] = queue.SimpleQueue()
+        self.results: dict[Any, Any] = {}
         self.finished = threading.Condition()
-        self.jobs: list[Path] = []
+        self.staging: list[Path] = []
         self.stopped = False
-        self.thread = threading.Thread(target=self._run, name="phonotheque-link", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="phonotheque-package", daemon=True)
         self.thread.start()
-
-    def start(self, staging: Path, files: list[tuple[str, str]]) -> None:
-        self.jobs.append(staging)
-        self.todo.put((staging, files))
 
     def _run(self) -> None:
         while (job := self.todo.get()) is not None:
-            staging, files = job
-            result: int | BaseException
+            key, fn = job
+            result: Any
             try:
-                result = 0 if self.stopped else self._link(staging, files)
+                result = None if self.stopped else fn()
             except BaseException as exc:  # handed to the waiting thread
                 result = exc
             with self.finished:
-                self.results[staging] = result
+                self.results[key] = result
                 self.finished.notify_all()
+
+    def link(self, staging: Path, files: list[tuple[str, str]]) -> None:
+        self.staging.append(staging)
+        self.todo.put((staging, lambda: self._link(staging, files)))
 
     def _link(self, staging: Path, files: list[tuple[str, str]]) -> int:
         shutil.rmtree(staging, ignore_errors=True)
@@ -453,10 +460,14 @@ class _TreeLinker:
                 yield f"{root}/{src}", f"{stage}/{dst}"
         return outputs.link_tree(pairs())
 
-    def wait(self, staging: Path) -> int:
+    def index(self, index_dir: Path, batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
+              files: dict[int, StoredFile], shipped: dict[int, StoredFile]) -> None:
+        self.todo.put(("index", lambda: _index_from_batches(index_dir, batches, tracks_of, files, shipped)))
+
+    def wait(self, key: Any) -> Any:
         with self.finished:
-            self.finished.wait_for(lambda: staging in self.results)
-            result = self.results.pop(staging)
+            self.finished.wait_for(lambda: key in self.results)
+            result = self.results.pop(key)
         if isinstance(result, BaseException):
             raise result
         return result
@@ -469,9 +480,42 @@ class _TreeLinker:
     def discard(self) -> None:
         self.stopped = True
         self.close()
-        for staging in self.jobs:
+        for staging in self.staging:
             shutil.rmtree(staging, ignore_errors=True)
-        self.jobs.clear()
+        index = self.results.pop("index", None)
+        if isinstance(index, outputs.IndexWriter):
+            index.abort()
+
+
+def _index_from_batches(index_dir: Path, batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
+                        files: dict[int, StoredFile], shipped: dict[int, StoredFile]) -> outputs.IndexWriter:
+    """The file index of a release whose audio torrents are exactly ``batches`` (nothing published yet),
+    from the rows this run is writing to the database: the same rows, in the same order, as
+    :func:`outputs.write_index` reads back (a test compares them byte for byte)."""
+    writer = outputs.IndexWriter(index_dir, batch_rows=outputs.INDEX_BATCH_ROWS)
+    try:
+        for b in batches:
+            bt = b.built
+            assert bt is not None
+            rows = []
+            for fid in b.files:
+                f, path = files[fid], b.paths[fid]
+                joined, offset = "/".join(path), bt.offsets[path]
+                for t in tracks_of[fid]:
+                    rows.append((t.track_id, t.isrc, joined, offset, f.size, f.sha256,
+                                 shipped[t.track_id].sha256_original, f.tier, t.listens, fid))
+            rows.sort(key=lambda r: (r[3], r[0]))  # as the SQL: ORDER BY offset, track id
+            constants = (bt.name, bt.infohash_v1, bt.infohash_v2)
+            i = 0
+            while i < len(rows):
+                n = writer.batch_rows - len(writer.columns[0])
+                writer.add(constants, rows[i : i + n])
+                i += n
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    return writer
 
 
 def _hash_tree(root: Path, ps: int) -> list[Entry]:
@@ -537,15 +581,22 @@ def _metadata_torrents(archive: Archive, release: str, batches: list[_Batch], fi
     return out
 
 
-def refresh_release_files(archive: Archive, release: str, *, sync: bool = True) -> dict[str, Any]:
+def refresh_release_files(archive: Archive, release: str, *, sync: bool = True,
+                          index: Callable[[], outputs.IndexWriter] | None = None) -> dict[str, Any]:
     """Rewrite torrents.json, the file index and RELEASE-NOTES.md from the database.
 
     ``sync=False`` (packaging) skips the fsync of torrents.json: like the index and the notes it is
-    regenerated from the database by every run; ``publish`` syncs it, as it then becomes authoritative."""
+    regenerated from the database by every run; ``publish`` syncs it, as it then becomes authoritative.
+    ``index``: gives a finished index of the same rows (written by packaging meanwhile) to put in place."""
     conn = archive.conn
     rel_dir = archive.releases_dir / release
     doc = outputs.torrent_list(archive, conn, release, total_planned_listens(conn))
-    rows = outputs.write_index(conn, release, rel_dir / "index")
+    if index is not None:
+        prepared = index()
+        prepared.commit()
+        rows = prepared.rows
+    else:
+        rows = outputs.write_index(conn, release, rel_dir / "index")
     outputs.write_torrent_list(rel_dir / "torrents.json", doc, sync=sync)
     notes = outputs.release_notes(doc, piece_size=archive.settings["store.piece_size"], index_rows=rows)
     outputs.write_atomic(rel_dir / "RELEASE-NOTES.md", notes.encode("utf-8"), sync=False)
