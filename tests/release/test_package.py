@@ -130,7 +130,7 @@ def test_packaging_reads_no_audio(tmp_path: Path) -> None:
     b = Builder(a)
     with a.transaction():
         for i in range(8):
-            b.add(Spec(f"Song {i}", album=f"Album {i // 3}", number=i, size=2_000_000 + i * 1001, listens=100 - i))
+            b.add(Spec(f"Song {i}", album=f"Album {i // 3}", number=i, size=8_000_000 + i * 1001, listens=100 - i))
     audio_bytes = sum(p.stat().st_size for p in a.store_dir.rglob("*") if p.is_file())
     # a first packaging in this process imports modules lazily (Parquet export: ~1.5 MB of .pyc files);
     # do it on another archive so that only this run's own reads are counted below
@@ -139,10 +139,11 @@ def test_packaging_reads_no_audio(tmp_path: Path) -> None:
         Builder(warm).add(Spec("Warm-up", size=1000))
     package(warm, release="w")
     before = _rchar()
-    first = package(a, release="r", target_size="5MB")
+    first = package(a, release="r", target_size="20MB")
     read = _rchar() - before
-    # reading even one audio file would cost 2 MB; the catalog snapshot and metadata are far smaller
-    assert read < 2_000_000, f"package read {read} bytes ({audio_bytes} bytes of audio in the store)"
+    # reading even one audio file would cost 8 MB; the catalog snapshot, its Parquet export and their hashes
+    # read about 2 MB (the catalog and its WAL, twice)
+    assert read < 8_000_000, f"package read {read} bytes ({audio_bytes} bytes of audio in the store)"
     # proof by substitution: replace every stored file's bytes (same size, old mtime) — the torrents do not
     # change, because they are built from the hashes stored at ingest
     for p in a.store_dir.rglob("*"):
@@ -150,7 +151,7 @@ def test_packaging_reads_no_audio(tmp_path: Path) -> None:
             st = p.stat()
             p.write_bytes(random.Random(p.name).randbytes(st.st_size))
             os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
-    second = package(a, release="r", target_size="5MB")
+    second = package(a, release="r", target_size="20MB")
     assert [(t.infohash_v1, t.infohash_v2) for t in first.torrents if t.kind == "audio"] == \
            [(t.infohash_v1, t.infohash_v2) for t in second.torrents if t.kind == "audio"]
 
