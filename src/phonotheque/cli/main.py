@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -11,9 +12,38 @@ from phonotheque import __version__
 from phonotheque.cli.common import console
 from phonotheque.errors import PhonothequeError
 
+# command -> the module of phonotheque.cli that defines it. A command's module (and the libraries behind it:
+# tantivy, libtorrent, PyAV, pyarrow ...) is imported only when that command runs or help lists it, so every
+# command starts without loading the others'. tests/foundation/test_cli_lazy.py keeps this table complete.
+COMMAND_MODULES: dict[str, str] = {
+    "init": "catalog", "import": "catalog", "export": "catalog",
+    "search": "browse", "lookup": "browse", "shuffle": "browse", "stats": "browse", "listens": "browse",
+    "plan": "plan", "report": "plan", "exclude": "plan",
+    "ingest": "store", "transcode": "media", "tag": "media", "restore": "media",
+    "package": "release", "release": "release",
+    "verify": "mirror", "seedplan": "mirror",
+    "serve": "web",
+    "demo": "demo",
+}
+
 
 class PhonothequeGroup(click.Group):
-    """Turns PhonothequeError into ``error: <one line>`` and an exit status; Ctrl-C into 130."""
+    """Turns PhonothequeError into ``error: <one line>`` and an exit status; Ctrl-C into 130.
+
+    Commands are loaded from their module on first use (:data:`COMMAND_MODULES`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMAND_MODULES:
+            module = importlib.import_module(f"phonotheque.cli.{COMMAND_MODULES[cmd_name]}")
+            for c in getattr(module, "COMMANDS", []):
+                if c.name not in self.commands:
+                    self.add_command(c)
+            command = super().get_command(ctx, cmd_name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -47,17 +77,6 @@ def cli() -> None:
     web      serve (web UI and JSON API)
     demo     the whole pipeline on the bundled sample
     """
-
-
-def _register() -> None:
-    from phonotheque.cli import browse, catalog, demo, media, mirror, plan, release, store, web
-
-    for module in (catalog, browse, plan, store, media, release, mirror, web, demo):
-        for command in getattr(module, "COMMANDS", []):
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:
