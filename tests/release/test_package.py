@@ -420,12 +420,18 @@ def test_kill_9_mid_run_then_rerun_equals_one_clean_run(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     victim = Archive.open(victim.root)
+    rel = victim.releases_dir / "r"
+    for sub, name in (("index", ".files.parquet.tmp999.1"), ("torrents", ".r-audio-0001.torrent.tmp999"),
+                      ("data", ".r-audio-0001.partial")):  # what a kill at any moment can leave behind
+        (rel / sub).mkdir(parents=True, exist_ok=True)
+        (rel / sub / name).write_bytes(b"half-written")
     package(victim, release="r", target_size="300KB")
     doc = _doc(victim, "r")
     assert [(t["name"], t["infohash_v1"], t["infohash_v2"]) for t in doc["torrents"] if t["kind"] == "audio"] \
         == reference
-    rel = victim.releases_dir / "r"
     assert sorted(p.name for p in (rel / "data").iterdir()) == sorted(t["name"] for t in doc["torrents"])
+    leftovers = [p for sub in ("torrents", "index") for p in (rel / sub).iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # temporary files of the killed runs are gone
     for t in doc["torrents"]:
         check_torrent(rel / t["torrent"], rel / "data" / t["name"])
     publish(victim, release="r")
