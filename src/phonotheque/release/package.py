@@ -242,11 +242,11 @@ def package(
 
     batches = _cut_batches(list(new_files), new_files, target, ps, next_batch, result.warnings)
     advance(0, total=len(batches) + 2, description=f"building {len(batches)} torrent(s)")
-    # Seeding trees are linked by one background thread into hidden staging directories while this thread
-    # builds the torrents and writes the database and the index (link and mkdir are system calls that
-    # release the GIL); each staging directory is put in place once the database has the torrent.
+    # One background thread links the seeding trees into hidden staging directories while this thread builds
+    # the torrents and writes the database (link and mkdir are system calls that release the GIL), then, on
+    # a first packaging, writes the file index; each is put in place once the database has the torrents.
     _clear_staging(rel_dir)
-    trees = _Background(str(archive.root))
+    background = _Background(str(archive.root))
     try:
         makers: dict[int, PathMaker] = {}
         for b in batches:
@@ -259,7 +259,7 @@ def package(
                 raw[t.track_id] = make(t.names, _ext(new_files[fid]))
             unique = unique_paths(raw, max_units=budget)
             b.paths = {fid: unique[first_track[fid].track_id] for fid in b.files}
-            trees.link(rel_dir / "data" / f".{name}.partial",
+            background.link(rel_dir / "data" / f".{name}.partial",
                         [(new_files[fid].store_path, "/".join(b.paths[fid])) for fid in b.files])
             lap("paths")
             hashes = load_hashes(conn, b.files)
@@ -273,14 +273,14 @@ def package(
         # index is written from them in the background while this thread writes the same rows to the database
         from_batches = not placed and result.published_kept == 0
         if from_batches:
-            trees.index(rel_dir / "index", batches, tracks_of, new_files, shipped)
+            background.index(rel_dir / "index", batches, tracks_of, new_files, shipped)
         _write_and_place(archive, release, rel_dir, target, version, ps, batches, tracks_of, new_files, shipped,
-                         placed, tiers, seeds, metadata, trees, result, lap, advance, from_batches)
+                         placed, tiers, seeds, metadata, background, result, lap, advance, from_batches)
     except BaseException:
-        trees.discard()  # no half-built staging directory stays behind a failed run
+        background.discard()  # no half-built staging directory stays behind a failed run
         raise
     finally:
-        trees.close()
+        background.close()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -289,7 +289,7 @@ def _write_and_place(archive: Archive, release: str, rel_dir: Path, target: int,
                      batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
                      new_files: dict[int, StoredFile], shipped: dict[int, StoredFile],
                      placed: dict[int, tuple[int, str]], tiers: list[list[str]], seeds: list[str], metadata: bool,
-                     trees: _Background, result: PackageResult, lap: Callable[[str], None],
+                     background: _Background, result: PackageResult, lap: Callable[[str], None],
                      advance: Progress, index_from_batches: bool) -> None:
     """Database (one transaction), then .torrent files, metadata torrents, index and list; then the trees."""
     conn = archive.conn
@@ -317,12 +317,12 @@ def _write_and_place(archive: Archive, release: str, rel_dir: Path, target: int,
                                                   created, today, bool(batches)))
     lap("metadata torrents")
     refresh_release_files(archive, release, sync=False,
-                          index=(lambda: trees.wait("index")) if index_from_batches else None)
+                          index=(lambda: background.wait("index")) if index_from_batches else None)
     lap("index, list, notes")
     for b in batches:
         assert b.built is not None
         staging = rel_dir / "data" / f".{b.built.name}.partial"
-        linked = trees.wait(staging)
+        linked = background.wait(staging)
         result.links += linked
         result.copies += len(b.files) - linked
         outputs.replace_dir(staging, rel_dir / "data" / b.built.name)
