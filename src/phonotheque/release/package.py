@@ -10,7 +10,9 @@ Order of work (nothing is written before every check passed):
    (:mod:`phonotheque.release.torrent`) — no audio byte is read;
 4. replace every *unpublished* torrent of the release in one transaction, write the ``.torrent`` files,
    the seeding trees (hard links into the store), the metadata torrents, the file index, the torrent
-   list and the release notes. Published torrents are never touched.
+   list and the release notes. Published torrents are never touched. The seeding trees (and, when
+   nothing of the release is published yet, the file index) are prepared under hidden temporary names
+   by a background thread during steps 3-4 and put in place after the commit.
 
 Running it again with the same inputs gives the same infohashes; after ``release publish`` it prepares
 the next batches only.
