@@ -146,6 +146,8 @@ def resolve(conn: sqlite3.Connection, extra: list[Exclusion] | None = None) -> d
     return out
 
 
+# every (kind, value) key a track can be excluded by, looked up in the exclusions primary key: the cost
+# grows with the tracks asked about, not with the length of the exclusion list
 _EXCLUDED_SQL = """
 WITH t AS (SELECT id, source_key, album_id, recording_id FROM tracks WHERE id IN ({marks})),
 keys(track_id, kind, value) AS (

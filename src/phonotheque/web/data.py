@@ -75,10 +75,9 @@ def check_id(value: int, what: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# exclusions
+# exclusions (matched by plan.exclusions.reasons_for) and held files
 
-# every (kind, value) key a track can be excluded by, looked up in the exclusions primary key: the cost
-# grows with the tracks asked about, not with the length of the exclusion list
+
 def _held_ids(conn: sqlite3.Connection, track_ids: Sequence[int]) -> set[int]:
     if not track_ids:
         return set()
