@@ -17,10 +17,8 @@ PIECE = 64 * 1024
 
 
 def _libtorrent_hybrid(root: Path, piece: int) -> dict:
-    fs = lt.file_storage()
-    for p in sorted(root.iterdir()):
-        fs.add_file(f"{root.name}/{p.name}", p.stat().st_size)
-    t = lt.create_torrent(fs, piece)
+    files = [lt.create_file_entry(f"{root.name}/{p.name}", p.stat().st_size) for p in sorted(root.iterdir())]
+    t = lt.create_torrent(files, piece)  # libtorrent 2.1's file list (the file_storage form is deprecated)
     lt.set_piece_hashes(t, str(root.parent))
     return t.generate()
 
