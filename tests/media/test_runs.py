@@ -46,7 +46,7 @@ def test_transcode_run(archive: Archive) -> None:
         "SELECT tf.track_id, f.* FROM track_files tf JOIN files f ON f.id = tf.file_id WHERE tf.role='reencode' "
         "ORDER BY tf.track_id").fetchall()
     assert [r["track_id"] for r in rows] == [1, 2, 3]
-    gains = set()
+    gains: set[str] = set()
     for r in rows:
         path = archive.root / r["store_path"]
         data = path.read_bytes()
@@ -55,6 +55,7 @@ def test_transcode_run(archive: Archive) -> None:
         assert r["tier"] == "reencode" and r["codec"] == "opus" and r["sample_rate"] == 48000
         assert r["derived_from"] is not None and r["reencoded_kbit"] > 0 and len(r["v1_pieces"]) % 20 == 0
         tags = OggOpus(path).tags
+        assert tags is not None
         assert tags["ALBUM"] == ["Long Tail"] and tags["PHONOTHEQUE_TRACKID"] == [str(r["track_id"])]
         assert tags["PHONOTHEQUE_URL"] == [f"https://arch.example/track/{r['track_id']}"]
         assert int(tags["R128_TRACK_GAIN"][0]) == round((-23 - r["loudness_lufs"]) * 256)
