@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,18 +13,8 @@ from web_kit import EXCLUDED_REASON, WebArchive
 from phonotheque.web.ranges import RangeError, parse_range
 
 
-def _store_file(web: WebArchive, file_id: int) -> Path:
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{web.root / 'catalog.sqlite'}?mode=ro", uri=True)
-    try:
-        return web.root / conn.execute("SELECT store_path FROM files WHERE id = ?", (file_id,)).fetchone()[0]
-    finally:
-        conn.close()
-
-
 def test_whole_file_with_type_length_and_ranges_advertised(client: Any, web: WebArchive) -> None:
-    data = _store_file(web, web.awakening_file).read_bytes()
+    data = web.store_file(web.awakening_file).read_bytes()
     r = client.get(f"/api/files/{web.awakening_file}/audio")
     assert r.status_code == 200 and r.content == data
     assert r.headers["content-type"] == "audio/ogg" and r.headers["content-length"] == str(len(data))
@@ -37,7 +26,7 @@ def test_whole_file_with_type_length_and_ranges_advertised(client: Any, web: Web
 def test_track_audio_plays_a_held_file(client: Any, web: WebArchive) -> None:
     t = client.get(f"/api/tracks/{web.awakening}").json()
     r = client.get(f"/api/tracks/{web.awakening}/audio")
-    assert r.status_code == 200 and r.content == _store_file(web, t["audio_file_id"]).read_bytes()
+    assert r.status_code == 200 and r.content == web.store_file(t["audio_file_id"]).read_bytes()
 
 
 @pytest.mark.parametrize(("header", "expect"), [
@@ -45,7 +34,7 @@ def test_track_audio_plays_a_held_file(client: Any, web: WebArchive) -> None:
     ("bytes=1000-1999999999", (1000, None)), ("bytes=65530-65545", (65530, 65545)),
 ])
 def test_range_returns_exactly_those_bytes(client: Any, web: WebArchive, header: str, expect: tuple) -> None:
-    data = _store_file(web, web.awakening_file).read_bytes()
+    data = web.store_file(web.awakening_file).read_bytes()
     first, last = expect
     if first < 0:
         first, last = len(data) + first, len(data) - 1
@@ -60,7 +49,7 @@ def test_range_returns_exactly_those_bytes(client: Any, web: WebArchive, header:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(a=st.integers(0, 260_000), n=st.integers(1, 70_000))
 def test_any_range_is_the_slice_of_the_file(client: Any, web: WebArchive, a: int, n: int) -> None:
-    data = _store_file(web, web.awakening_file).read_bytes()
+    data = web.store_file(web.awakening_file).read_bytes()
     r = client.get(f"/api/files/{web.awakening_file}/audio", headers={"Range": f"bytes={a}-{a + n - 1}"})
     if a >= len(data):
         assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(data)}"
@@ -77,7 +66,7 @@ def test_unsatisfiable_range_is_416_json(client: Any, web: WebArchive, header: s
 
 @pytest.mark.parametrize("header", ["bytes=0-1,5-9", "items=0-5", "bytes=abc", "bytes=9-1", "bytes=-", "bytes=٣-٤"])
 def test_ranges_not_understood_send_the_whole_file(client: Any, web: WebArchive, header: str) -> None:
-    data = _store_file(web, web.awakening_file).read_bytes()
+    data = web.store_file(web.awakening_file).read_bytes()
     r = client.get(f"/api/files/{web.awakening_file}/audio", headers={"Range": header.encode("utf-8")})
     assert r.status_code == 200 and r.content == data
 
@@ -157,7 +146,7 @@ def test_a_file_missing_from_the_store(own_web: WebArchive) -> None:
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    _store_file(own_web, own_web.awakening_file).unlink()
+    own_web.store_file(own_web.awakening_file).unlink()
     with TestClient(create_app(own_web.root), raise_server_exceptions=True) as c:
         r = c.get(f"/api/files/{own_web.awakening_file}/audio")
         assert r.status_code == 404 and "missing from the store" in r.json()["error"]

@@ -78,7 +78,7 @@ def test_search_click_play(browser_page: tuple[Any, dict[str, list[Any]]], serve
     # the duration the browser reports is the one FFmpeg decodes from the same stored bytes
     file_id = int(src.split("/")[3])
     assert file_id == httpx.get(f"{server}api/tracks/{web.awakening}", timeout=10).json()["audio_file_id"]
-    with av.open(str(store_path(web, file_id))) as container:
+    with av.open(str(web.store_file(file_id))) as container:
         expected = float(container.duration) / 1_000_000 if container.duration else 0.0
     assert duration > 0 and abs(duration - expected) < 0.25, (duration, expected)
     # a seek makes the browser ask for a byte range, which the server answers with 206
@@ -104,12 +104,3 @@ def test_excluded_and_hostile_pages(browser_page: tuple[Any, dict[str, list[Any]
     assert page.locator("a.magnet").count() >= 3
     assert seen["dialogs"] == [] and seen["errors"] == [] and seen["outside"] == []
 
-
-def store_path(web: WebArchive, file_id: int) -> Any:
-    import sqlite3
-
-    conn = sqlite3.connect(f"file:{web.root / 'catalog.sqlite'}?mode=ro", uri=True)
-    try:
-        return web.root / conn.execute("SELECT store_path FROM files WHERE id = ?", (file_id,)).fetchone()[0]
-    finally:
-        conn.close()

@@ -7,6 +7,7 @@ packaging, so the server must withhold a track its release still lists.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,14 @@ class WebArchive:
     skipped: int | None   # skipped by the plan (not planned), if any
     awakening_file: int   # the original file of "Awakening" in the store
     chaos_god_file: int
+
+    def store_file(self, file_id: int) -> Path:
+        """Where the store holds file ``file_id`` (read from the catalog, read-only)."""
+        conn = sqlite3.connect(f"file:{self.root / 'catalog.sqlite'}?mode=ro", uri=True)
+        try:
+            return self.root / conn.execute("SELECT store_path FROM files WHERE id = ?", (file_id,)).fetchone()[0]
+        finally:
+            conn.close()
 
 
 def _track(archive: Archive, source_key: str) -> int:
