@@ -85,9 +85,7 @@ def excluded_tracks(conn: sqlite3.Connection) -> set[int]:
     """Tracks hit by the exclusion (takedown) list, matched exactly as the planner matches them
     (:func:`phonotheque.plan.exclusions.resolve`: catalog ids or MBIDs, any ISRC of the recording, UPC,
     source key) — an exclusion added after planning is honoured here too."""
-    if _q(conn, "SELECT 1 FROM exclusions LIMIT 1").fetchone() is None:
-        return set()
-    return set(resolve(conn))
+    return set(resolve(conn))  # an empty list resolves with one query
 
 
 def planned_tracks(conn: sqlite3.Connection) -> list[PlannedTrack]:
