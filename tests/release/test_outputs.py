@@ -66,8 +66,8 @@ def test_empty_index_has_its_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize("batch_rows", [3, outputs.INDEX_BATCH_ROWS])
 def test_index_written_during_packaging_equals_the_one_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  batch_rows: int) -> None:
-    """A first packaging writes the index from its batches while the database transaction runs; it must be
-    byte for byte what the database gives afterwards (shared files, tagged copies, re-encodes, Unicode
+    """A first packaging writes the index from its batches, not from the database; it must be byte for byte
+    what the database gives afterwards (shared files, tagged copies, re-encodes, Unicode
     names, missing ISRCs, several torrents, row groups cut inside a torrent)."""
     monkeypatch.setattr(outputs, "INDEX_BATCH_ROWS", batch_rows)
     a = new_archive(tmp_path / "a")

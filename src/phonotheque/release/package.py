@@ -10,9 +10,9 @@ Order of work (nothing is written before every check passed):
    (:mod:`phonotheque.release.torrent`) — no audio byte is read;
 4. replace every *unpublished* torrent of the release in one transaction, write the ``.torrent`` files,
    the seeding trees (hard links into the store), the metadata torrents, the file index, the torrent
-   list and the release notes. Published torrents are never touched. The seeding trees (and, when
-   nothing of the release is published yet, the file index) are prepared under hidden temporary names
-   by a background thread during steps 3-4 and put in place after the commit.
+   list and the release notes. Published torrents are never touched. The seeding trees are linked
+   under hidden temporary names by a helper process (:mod:`phonotheque.release.linker`) during steps
+   3-4, on the other core, and put in place after the commit.
 
 Running it again with the same inputs gives the same infohashes; after ``release publish`` it prepares
 the next batches only.
@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import re
 import shutil
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +35,8 @@ from phonotheque.archive import Archive
 from phonotheque.errors import NotFoundError, PlanError, ReleaseError
 from phonotheque.release import outputs
 from phonotheque.release.bencode import decode, encode
+from phonotheque.release.link_worker import link_or_copy
+from phonotheque.release.linker import TreeLinker
 from phonotheque.release.paths import MAX_PATH_UNITS, PathMaker, unique_paths, units
 from phonotheque.release.select import (
     PlannedTrack,
@@ -129,6 +129,7 @@ class _Batch:
     files: list[int]
     built: BuiltTorrent | None = None
     paths: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    staging: Path = Path()  # its seeding tree, under a hidden name until the database has the torrent
 
 
 def _cut_batches(order: list[int], files: dict[int, StoredFile], target: int, ps: int, first: int,
@@ -199,10 +200,44 @@ def package(
     rel_dir = archive.releases_dir / release
     result = PackageResult(release=release, release_dir=str(rel_dir), version=version, piece_size=ps,
                            target_size=target)
-    advance = progress or (lambda *a, **k: None)
-    conn = archive.conn
+    # A helper process links the seeding trees into hidden staging directories while this process builds the
+    # torrents and writes the database; started first, its start-up (~15 ms) overlaps reading the plan.
+    run = _Run(archive, release, rel_dir, target, version, ps, tiers, seeds, metadata, TreeLinker(archive.root),
+               result, lap, progress or (lambda *a, **k: None))
     lap("open")
+    try:
+        _package(run)
+    except BaseException:
+        run.linker.discard()  # no half-built staging directory stays behind a failed run
+        raise
+    finally:
+        run.linker.close()
+    result.seconds = time.perf_counter() - started
+    return result
 
+
+@dataclass
+class _Run:
+    """What one packaging run works with."""
+
+    archive: Archive
+    release: str
+    rel_dir: Path
+    target: int
+    version: str
+    ps: int
+    tiers: list[list[str]]
+    seeds: list[str]
+    metadata: bool
+    linker: TreeLinker
+    result: PackageResult
+    lap: Callable[[str], None]
+    advance: Progress
+
+
+def _package(run: _Run) -> None:
+    archive, release, rel_dir, ps, result, lap = run.archive, run.release, run.rel_dir, run.ps, run.result, run.lap
+    conn = archive.conn
     tracks = planned_tracks(conn)
     if not tracks:
         raise PlanError("the plan is empty: no track is planned for release (run `phonotheque plan --budget ...`)")
@@ -242,67 +277,57 @@ def package(
     check_store(archive, list(new_files.values()), ps)
     lap("stat")
 
-    batches = _cut_batches(list(new_files), new_files, target, ps, next_batch, result.warnings)
-    advance(0, total=len(batches) + 2, description=f"building {len(batches)} torrent(s)")
-    # One background thread links the seeding trees into hidden staging directories while this thread builds
-    # the torrents and writes the database (link and mkdir are system calls that release the GIL), then, on
-    # a first packaging, writes the file index; each is put in place once the database has the torrents.
+    batches = _cut_batches(list(new_files), new_files, run.target, ps, next_batch, result.warnings)
+    run.advance(0, total=len(batches) + 2, description=f"building {len(batches)} torrent(s)")
     _clear_staging(rel_dir)
-    background = _Background(str(archive.root))
-    try:
-        makers: dict[int, PathMaker] = {}
-        for b in batches:
-            name = f"{release}-audio-{b.number:04d}"
-            budget = MAX_PATH_UNITS - units(name) - 1
-            make = makers.get(budget) or makers.setdefault(budget, PathMaker(budget))
-            raw = {}
-            for fid in b.files:
-                t = first_track[fid]
-                raw[t.track_id] = make(t.names, _ext(new_files[fid]))
-            unique = unique_paths(raw, max_units=budget)
-            b.paths = {fid: unique[first_track[fid].track_id] for fid in b.files}
-            background.link(rel_dir / "data" / f".{name}.partial",
-                        [(new_files[fid].store_path, "/".join(b.paths[fid])) for fid in b.files])
-            lap("paths")
-            hashes = load_hashes(conn, b.files)
-            entries = [Entry(b.paths[fid], new_files[fid].size, *hashes[fid]) for fid in b.files]
-            lap("hashes")
-            b.built = build_torrent(name, entries, piece_size=ps, version=version, trackers=tiers,
-                                    web_seeds=seeds)
-            lap("bencode")
-            advance(1)
-        # nothing published in this release: its audio torrents will be exactly these batches, so the file
-        # index is written from them in the background while this thread writes the same rows to the database
-        from_batches = not placed and result.published_kept == 0
-        if from_batches:
-            background.index(rel_dir / "index", batches, tracks_of, new_files, shipped)
-        _write_and_place(archive, release, rel_dir, target, version, ps, batches, tracks_of, new_files, shipped,
-                         placed, tiers, seeds, metadata, background, result, lap, advance, from_batches)
-    except BaseException:
-        background.discard()  # no half-built staging directory stays behind a failed run
-        raise
-    finally:
-        background.close()
-    result.seconds = time.perf_counter() - started
-    return result
+    makers: dict[int, PathMaker] = {}
+    for b in batches:
+        name = f"{release}-audio-{b.number:04d}"
+        budget = MAX_PATH_UNITS - units(name) - 1
+        make = makers.get(budget) or makers.setdefault(budget, PathMaker(budget))
+        raw = {}
+        for fid in b.files:
+            t = first_track[fid]
+            raw[t.track_id] = make(t.names, _ext(new_files[fid]))
+        unique = unique_paths(raw, max_units=budget)
+        b.paths = {fid: unique[first_track[fid].track_id] for fid in b.files}
+        b.staging = rel_dir / "data" / f".{name}.partial"
+        run.linker.link(b.staging, [(new_files[fid].store_path, "/".join(b.paths[fid])) for fid in b.files])
+        lap("paths")
+        hashes = load_hashes(conn, b.files)
+        entries = [Entry(b.paths[fid], new_files[fid].size, *hashes[fid]) for fid in b.files]
+        lap("hashes")
+        b.built = build_torrent(name, entries, piece_size=ps, version=run.version, trackers=run.tiers,
+                                web_seeds=run.seeds)
+        lap("bencode")
+        run.advance(1)
+    _write_and_place(run, batches, tracks_of, new_files, shipped, placed)
 
 
-def _write_and_place(archive: Archive, release: str, rel_dir: Path, target: int, version: str, ps: int,
-                     batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
+def _write_and_place(run: _Run, batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
                      new_files: dict[int, StoredFile], shipped: dict[int, StoredFile],
-                     placed: dict[int, tuple[int, str]], tiers: list[list[str]], seeds: list[str], metadata: bool,
-                     background: _Background, result: PackageResult, lap: Callable[[str], None],
-                     advance: Progress, index_from_batches: bool) -> None:
-    """Database (one transaction), then .torrent files, metadata torrents, index and list; then the trees."""
+                     placed: dict[int, tuple[int, str]]) -> None:
+    """Database (one transaction, committed once the helper has linked every tree), then .torrent files,
+    metadata torrents, index and list; then the trees are put in place."""
+    archive, release, rel_dir, ps, result, lap = run.archive, run.release, run.rel_dir, run.ps, run.result, run.lap
+    version, tiers, seeds, linker, advance = run.version, run.tiers, run.seeds, run.linker, run.advance
     conn = archive.conn
 
     # -- write: database first (one transaction), then files; a re-run converges either way ---------
     created = {r[0]: r[1] for r in conn.execute(
         "SELECT name, created_at FROM torrents WHERE release_name = ?", (release,))}
     today = datetime.now(UTC).date().isoformat()
-    _write_database(archive, release, target, version, ps, batches, tracks_of, new_files, shipped, placed, created,
-                    today, result)
-    lap("database")
+    def trees_linked() -> None:  # inside the transaction: a tree that cannot be made rolls the database back
+        lap("database")
+        for b in batches:
+            linked = linker.wait(b.staging)
+            result.links += linked
+            result.copies += len(b.files) - linked
+        lap("seeding trees (wait)")
+
+    _write_database(archive, release, run.target, version, ps, batches, tracks_of, new_files, shipped, placed,
+                    created, today, result, trees_linked)
+    lap("commit")
 
     keep = {r[0] for r in conn.execute("SELECT name FROM torrents WHERE release_name = ?", (release,))}
     _clean_release_dir(rel_dir, keep)
@@ -314,32 +339,33 @@ def _write_and_place(archive: Archive, release: str, rel_dir: Path, target: int,
         outputs.write_atomic(rel_dir / "torrents" / f"{b.built.name}.torrent", b.built.metainfo, sync=False)
     lap("torrent files")
     advance(1, description="metadata torrents")
-    if metadata:
+    if run.metadata:
         result.torrents.extend(_metadata_torrents(archive, release, batches, new_files, version, tiers, seeds, ps,
                                                   created, today, bool(batches)))
     lap("metadata torrents")
-    refresh_release_files(archive, release, sync=False,
-                          index=(lambda: background.wait("index")) if index_from_batches else None)
+    # nothing published in this release: its audio torrents are exactly these batches, so the file index is
+    # written from them rather than read back from the database
+    from_batches = not placed and result.published_kept == 0
+    refresh_release_files(archive, release, sync=False, index=(
+        (lambda: _index_from_batches(rel_dir / "index", batches, tracks_of, new_files, shipped)) if from_batches
+        else None))
     lap("index, list, notes")
     for b in batches:
         assert b.built is not None
-        staging = rel_dir / "data" / f".{b.built.name}.partial"
-        linked = background.wait(staging)
-        result.links += linked
-        result.copies += len(b.files) - linked
-        outputs.replace_dir(staging, rel_dir / "data" / b.built.name)
+        outputs.replace_dir(b.staging, rel_dir / "data" / b.built.name)
     if result.copies:
         result.warnings.append(f"{result.copies} file(s) copied into the seeding tree: the release directory is "
                                "on another filesystem than the store")
-    lap("seeding trees (wait)")
+    lap("seeding trees")
     advance(1)
 
 
 def _write_database(archive: Archive, release: str, target: int, version: str, ps: int, batches: list[_Batch],
                     tracks_of: dict[int, list[PlannedTrack]], new_files: dict[int, StoredFile],
                     shipped: dict[int, StoredFile], placed: dict[int, tuple[int, str]], created: dict[str, str],
-                    today: str, result: PackageResult) -> None:
-    """One transaction: the release row, the new torrents, their files and the tracks they serve."""
+                    today: str, result: PackageResult, before_commit: Callable[[], None]) -> None:
+    """One transaction: the release row, the new torrents, their files and the tracks they serve; then
+    ``before_commit()``, whose exception rolls it all back."""
     with archive.transaction() as c:
         c.execute("INSERT INTO releases(name, created_at, target_size, version) VALUES (?, ?, ?, ?) "
                   "ON CONFLICT(name) DO UPDATE SET target_size = excluded.target_size, version = excluded.version",
@@ -384,6 +410,7 @@ def _write_database(archive: Archive, release: str, target: int, version: str, p
             [(release, t.track_id, fid, placed[fid][0], placed[fid][1], shipped[t.track_id].sha256_original,
               t.listens) for fid, ts in tracks_of.items() if fid in placed for t in ts],
         )
+        before_commit()
     result.tracks_packaged = sum(s.tracks for s in result.torrents)
 
 
@@ -412,81 +439,6 @@ def _clean_release_dir(rel_dir: Path, keep: set[str]) -> None:
     for p in (rel_dir / "data").iterdir():
         if not p.name.startswith(".") and p.name not in keep:
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-
-
-class _Background:
-    """One background thread running jobs in the order they were queued: the seeding trees and the file index.
-
-    ``link(staging, [(store path, path in torrent), ...])`` queues a seeding tree, ``wait(staging)`` returns
-    how many files were hard linked (the others were copied) or raises what linking raised; ``index(...)``
-    queues the file index and ``wait("index")`` gives its finished :class:`outputs.IndexWriter`. ``close()``
-    waits for everything queued (so no thread outlives the run); ``discard()`` (after an error or Ctrl-C)
-    stops the tree being linked at its next file, skips the queued jobs and removes what they made.
-    (A plain thread and queue: ``concurrent.futures`` would cost a 4 ms import in every run.)"""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.todo: queue.SimpleQueue[tuple[Any, Callable[[], Any]] | None] = queue.SimpleQueue()
-        self.results: dict[Any, Any] = {}
-        self.finished = threading.Condition()
-        self.staging: list[Path] = []
-        self.stopped = False
-        self.thread = threading.Thread(target=self._run, name="phonotheque-package", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (job := self.todo.get()) is not None:
-            key, fn = job
-            result: Any
-            try:
-                result = None if self.stopped else fn()
-            except BaseException as exc:  # handed to the waiting thread
-                result = exc
-            with self.finished:
-                self.results[key] = result
-                self.finished.notify_all()
-
-    def link(self, staging: Path, files: list[tuple[str, str]]) -> None:
-        self.staging.append(staging)
-        self.todo.put((staging, lambda: self._link(staging, files)))
-
-    def _link(self, staging: Path, files: list[tuple[str, str]]) -> int:
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        root, stage = self.root, str(staging)
-
-        def pairs() -> Iterator[tuple[str, str]]:
-            for src, dst in files:
-                if self.stopped:
-                    return
-                yield f"{root}/{src}", f"{stage}/{dst}"
-        return outputs.link_tree(pairs())
-
-    def index(self, index_dir: Path, batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
-              files: dict[int, StoredFile], shipped: dict[int, StoredFile]) -> None:
-        self.todo.put(("index", lambda: _index_from_batches(index_dir, batches, tracks_of, files, shipped)))
-
-    def wait(self, key: Any) -> Any:
-        with self.finished:
-            self.finished.wait_for(lambda: key in self.results)
-            result = self.results.pop(key)
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
-    def close(self) -> None:
-        if self.thread.is_alive():
-            self.todo.put(None)
-            self.thread.join()
-
-    def discard(self) -> None:
-        self.stopped = True
-        self.close()
-        for staging in self.staging:
-            shutil.rmtree(staging, ignore_errors=True)
-        index = self.results.pop("index", None)
-        if isinstance(index, outputs.IndexWriter):
-            index.abort()
 
 
 def _index_from_batches(index_dir: Path, batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
@@ -542,7 +494,7 @@ def _metadata_torrents(archive: Archive, release: str, batches: list[_Batch], fi
         if patches:
             def fill_patches(staging: Path, patches: list[Path] = patches) -> bool:
                 for p in patches:
-                    outputs.link_or_copy(str(p), str(staging / p.name))
+                    link_or_copy(str(p), str(staging / p.name))
                 return True
             jobs.append((f"{release}-patches-{b.number:04d}", "patches", b.number, fill_patches))
     published_catalogs = conn.execute(
@@ -589,7 +541,8 @@ def refresh_release_files(archive: Archive, release: str, *, sync: bool = True,
 
     ``sync=False`` (packaging) skips the fsync of torrents.json: like the index and the notes it is
     regenerated from the database by every run; ``publish`` syncs it, as it then becomes authoritative.
-    ``index``: gives a finished index of the same rows (written by packaging meanwhile) to put in place."""
+    ``index``: writes the index of the same rows from what packaging holds in memory (a first packaging)
+    instead of reading them back; it is put in place here."""
     conn = archive.conn
     rel_dir = archive.releases_dir / release
     doc = outputs.torrent_list(archive, conn, release, total_planned_listens(conn))
@@ -666,7 +619,7 @@ def _repair_published_trees(archive: Archive, release: str, rel_dir: Path) -> in
             "SELECT tf.path, f.store_path FROM torrent_files tf JOIN files f ON f.id = tf.file_id "
             "WHERE tf.torrent_id = ?", (tid,)
         ):
-            outputs.link_or_copy(os.path.join(archive.root, store_path), os.path.join(staging, *path.split("/")), made)
+            link_or_copy(os.path.join(archive.root, store_path), os.path.join(staging, *path.split("/")), made)
         outputs.replace_dir(staging, rel_dir / "data" / name)
         repaired += 1
     return repaired

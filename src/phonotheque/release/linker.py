@@ -1,0 +1,142 @@
+"""Seeding trees linked by a helper process while packaging builds the torrents.
+
+``TreeLinker(root)`` starts ``python -I -S link_worker.py`` (standard library only, ~15 ms, on the other
+core); ``link(staging, [(store path, path in torrent), ...])`` hands it a tree without waiting;
+``wait(staging)`` returns how many files were hard linked (the others were copied: another filesystem)
+or raises :class:`ReleaseError` naming the file that could not be linked or copied. ``close()`` ends the
+helper after the last tree; ``discard()`` (an error or Ctrl-C in packaging) kills it and removes every
+staging directory. If the helper is killed, ``wait`` says so; a killed packaging run closes the helper's
+input, so it exits, and the next run clears the hidden staging directories it left.
+
+When no helper can be started (no ``sys.executable``), trees are linked in this process at ``wait``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from phonotheque.errors import ReleaseError
+from phonotheque.release import link_worker
+
+_PIPE_BYTES = 1 << 20  # room for ~7000 files of a tree before a write waits for the helper
+
+
+class TreeLinker:
+    def __init__(self, root: str | Path) -> None:
+        self.root = os.fsencode(str(root)) + b"/"
+        self.order: list[Path] = []  # trees handed over, in order (the helper answers in this order)
+        self.answers: list[bytes] = []
+        self.ended = False
+        self.done = threading.Condition()
+        self.local: dict[Path, list[tuple[str, str]]] = {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        if sys.executable:
+            try:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-I", "-S", link_worker.__file__], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                    start_new_session=True)  # Ctrl-C goes to packaging, which then stops the helper
+            except OSError:
+                self.proc = None
+        if self.proc is not None:
+            _grow_pipe(self.proc.stdin)
+            self.reader = threading.Thread(target=self._read, name="phonotheque-linker", daemon=True)
+            self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:  # one line per tree, so this thread wakes rarely
+            with self.done:
+                self.answers.append(line)
+                self.done.notify_all()
+        with self.done:
+            self.ended = True  # end of output: the helper exited
+            self.done.notify_all()
+
+    def link(self, staging: Path, files: list[tuple[str, str]]) -> None:
+        """Queue a tree: ``files`` = (path of the stored file relative to the archive root, '/'-separated
+        path inside the tree)."""
+        self.order.append(staging)
+        if self.proc is None:
+            self.local[staging] = files
+            return
+        root, enc = self.root, os.fsencode
+        data = b"".join([b"T", enc(str(staging)), b"\0",
+                         *[b"S%s%s\0D%s\0" % (root, enc(src), enc(dst)) for src, dst in files], b"E\0"])
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(data)
+        except BrokenPipeError:
+            pass  # the helper is gone: wait() reports why
+
+    def wait(self, staging: Path) -> int:
+        """Files of tree ``staging`` that were hard linked; raises if the tree could not be made."""
+        i = self.order.index(staging)
+        if self.proc is None:
+            stage = str(staging)
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            root = os.fsdecode(self.root)
+            return link_worker.link_tree((root + src, f"{stage}/{dst}") for src, dst in self.local.pop(staging))
+        with self.done:
+            self.done.wait_for(lambda: len(self.answers) > i or self.ended)
+            answer = self.answers[i] if len(self.answers) > i else b""
+        if answer.startswith(b"OK "):
+            return int(answer.split()[1])
+        if answer.startswith(b"ERR "):
+            raise ReleaseError(f"seeding tree {staging.name.strip('.').removesuffix('.partial')}: cannot link or "
+                               f"copy {answer[4:].decode('utf-8', 'replace').strip()}")
+        self.proc.wait()
+        err = self.proc.stderr.read().decode("utf-8", "replace").strip().splitlines() if self.proc.stderr else []
+        raise ReleaseError(f"the seeding-tree linker stopped (exit status {self.proc.returncode})"
+                           + (f": {err[-1]}" if err else ""))
+
+    def close(self) -> None:
+        """Let the helper finish the trees handed over and exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            self.proc.wait()
+        self._close_pipes()
+
+    def discard(self) -> None:
+        """Stop at once and remove every tree handed over (packaging failed or was interrupted)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self._close_pipes()
+        for staging in self.order:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _close_pipes(self) -> None:
+        if self.proc is None:
+            return
+        for pipe in (self.proc.stdin, self.proc.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+        self.reader.join()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _grow_pipe(pipe: IO[bytes] | None) -> None:
+    """Linux: a 1 MiB pipe, so that a tree is handed over without waiting for the helper to read it."""
+    try:
+        import fcntl
+
+        if pipe is not None:
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError):
+        pass

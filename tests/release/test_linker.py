@@ -1,0 +1,121 @@
+"""The seeding-tree linker: a helper process making hard links while packaging goes on, and its failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from release_fixtures import Builder, Spec, new_archive
+
+from phonotheque.errors import ReleaseError
+from phonotheque.release import package as package_module
+from phonotheque.release.linker import TreeLinker
+from phonotheque.release.package import package
+
+
+def _store(root: Path, names: list[str]) -> list[tuple[str, str]]:
+    (root / "store").mkdir(parents=True)
+    files = []
+    for i, name in enumerate(names):
+        (root / "store" / f"{i}.ogg").write_bytes(f"audio {i}".encode())
+        files.append((f"store/{i}.ogg", name))
+    return files
+
+
+def _children() -> set[int]:
+    """Live child processes of this test process (from /proc)."""
+    kids = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        kids.update(int(p) for p in text.split())
+    return {k for k in kids if Path(f"/proc/{k}").exists() and
+            (Path(f"/proc/{k}/stat").read_text().split(") ")[-1][:1] != "Z")}
+
+
+def test_trees_are_hard_links_with_unicode_names_in_the_order_given(tmp_path: Path) -> None:
+    names = ["a/Ünïcode ✓/01 x.ogg", "a/Ünïcode ✓/02 y.ogg", "b/עברית/03 z.ogg", "c/emoji 🎵.ogg"]
+    files = _store(tmp_path, names)
+    linker = TreeLinker(tmp_path)
+    try:
+        one, two = tmp_path / ".one.partial", tmp_path / ".two.partial"
+        linker.link(one, files[:3])
+        linker.link(two, files[3:])
+        assert linker.wait(two) == 1  # answers can be taken in any order
+        assert linker.wait(one) == 3
+    finally:
+        linker.close()
+    for (src, name), tree in zip(files, [one, one, one, two], strict=True):
+        made, stored = tree / name, tmp_path / src
+        assert made.read_bytes() == stored.read_bytes()
+        assert os.stat(made).st_ino == os.stat(stored).st_ino  # a hard link, not a copy
+    assert linker.proc is not None and linker.proc.returncode == 0
+
+
+def test_a_file_that_cannot_be_linked_is_named(tmp_path: Path) -> None:
+    files = _store(tmp_path, ["x/1.ogg", "x/2.ogg"])
+    (tmp_path / files[1][0]).unlink()
+    linker = TreeLinker(tmp_path)
+    try:
+        linker.link(tmp_path / ".t.partial", files)
+        with pytest.raises(ReleaseError, match=r"seeding tree t: cannot link or copy .*store/1\.ogg: No such file"):
+            linker.wait(tmp_path / ".t.partial")
+        linker.link(tmp_path / ".u.partial", files[:1])  # the helper goes on with the next tree
+        assert linker.wait(tmp_path / ".u.partial") == 1
+    finally:
+        linker.discard()
+    assert not (tmp_path / ".t.partial").exists() and not (tmp_path / ".u.partial").exists()
+
+
+def test_a_killed_helper_is_reported_not_waited_for(tmp_path: Path) -> None:
+    files = _store(tmp_path, ["x/1.ogg"])
+    linker = TreeLinker(tmp_path)
+    assert linker.proc is not None
+    os.kill(linker.proc.pid, signal.SIGKILL)
+    linker.proc.wait()
+    linker.link(tmp_path / ".t.partial", files)
+    with pytest.raises(ReleaseError, match=r"the seeding-tree linker stopped \(exit status -9\)"):
+        linker.wait(tmp_path / ".t.partial")
+    linker.discard()
+
+
+def _archive(tmp_path: Path, n: int = 40):
+    a = new_archive(tmp_path / "a")
+    b = Builder(a)
+    with a.transaction():
+        for i in range(n):
+            b.add(Spec(f"S{i}", artist=f"A{i % 3}", album=f"B{i % 5}", number=i, size=20_000 + i))
+    return a
+
+
+def test_packaging_stops_when_a_store_file_vanishes_after_the_check(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window between the store check and the linking: a file deleted then is named, nothing is kept."""
+    a = _archive(tmp_path)
+    gone = a.conn.execute("SELECT store_path FROM files ORDER BY id DESC LIMIT 1").fetchone()[0]
+    (a.root / gone).unlink()
+    monkeypatch.setattr(package_module, "check_store", lambda *args: None)  # as if deleted after the check
+    with pytest.raises(ReleaseError, match=f"cannot link or copy .*{gone}: No such file"):
+        package(a, release="r", target_size="100KB", metadata=False)
+    rel = a.releases_dir / "r"
+    assert list((rel / "data").iterdir()) == [] and list((rel / "torrents").iterdir()) == []
+    assert a.conn.execute("SELECT count(*) FROM torrents").fetchone()[0] == 0
+    assert _children() == set()
+
+
+def test_ctrl_c_during_packaging_stops_the_helper_and_removes_the_trees(tmp_path: Path) -> None:
+    a = _archive(tmp_path)
+    calls = []
+
+    def progress(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        if len(calls) == 3:  # two torrents built, their trees handed to the helper
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        package(a, release="r", target_size="100KB", metadata=False, progress=progress)
+    assert list((a.releases_dir / "r" / "data").iterdir()) == []
+    assert _children() == set()
+    result = package(a, release="r", target_size="100KB", metadata=False)  # and a re-run completes
+    assert result.links == 40 and result.copies == 0
