@@ -119,3 +119,14 @@ def test_ctrl_c_during_packaging_stops_the_helper_and_removes_the_trees(tmp_path
     assert _children() == set()
     result = package(a, release="r", target_size="100KB", metadata=False)  # and a re-run completes
     assert result.links == 40 and result.copies == 0
+
+
+def test_without_an_interpreter_to_start_the_trees_are_linked_in_process(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    a = _archive(tmp_path, 12)
+    monkeypatch.setattr("sys.executable", "")  # embedded Python: no helper can be started
+    result = package(a, release="r", target_size="100KB", metadata=False)
+    assert result.links == 12 and result.copies == 0
+    rel = a.releases_dir / "r"
+    assert sorted(p.name for p in (rel / "data").iterdir()) == sorted(t.name for t in result.torrents)
+    assert sum(1 for p in (rel / "data").rglob("*") if p.is_file()) == 12

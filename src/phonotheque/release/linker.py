@@ -13,51 +13,36 @@ When no helper can be started (no ``sys.executable``), trees are linked in this 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import IO
 
 from phonotheque.errors import ReleaseError
 from phonotheque.release import link_worker
 
-_PIPE_BYTES = 1 << 20  # room for ~7000 files of a tree before a write waits for the helper
+_PIPE_BYTES = 1 << 20  # room for ~7000 files of a tree, or ~70 000 answers
 
 
 class TreeLinker:
     def __init__(self, root: str | Path) -> None:
-        self.root = os.fsencode(str(root)) + b"/"
+        self.root = f"{root}/"
         self.order: list[Path] = []  # trees handed over, in order (the helper answers in this order)
         self.answers: list[bytes] = []
-        self.ended = False
-        self.done = threading.Condition()
         self.local: dict[Path, list[tuple[str, str]]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         if sys.executable:
             try:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-I", "-S", link_worker.__file__], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     start_new_session=True)  # Ctrl-C goes to packaging, which then stops the helper
             except OSError:
                 self.proc = None
         if self.proc is not None:
-            _grow_pipe(self.proc.stdin)
-            self.reader = threading.Thread(target=self._read, name="phonotheque-linker", daemon=True)
-            self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:  # one line per tree, so this thread wakes rarely
-            with self.done:
-                self.answers.append(line)
-                self.done.notify_all()
-        with self.done:
-            self.ended = True  # end of output: the helper exited
-            self.done.notify_all()
+            _grow_pipe(self.proc.stdin)  # a tree is handed over without waiting for the helper to read it
+            _grow_pipe(self.proc.stdout)  # and its answers (one short line per tree) never wait for us
 
     def link(self, staging: Path, files: list[tuple[str, str]]) -> None:
         """Queue a tree: ``files`` = (path of the stored file relative to the archive root, '/'-separated
@@ -66,12 +51,13 @@ class TreeLinker:
         if self.proc is None:
             self.local[staging] = files
             return
-        root, enc = self.root, os.fsencode
-        data = b"".join([b"T", enc(str(staging)), b"\0",
-                         *[b"S%s%s\0D%s\0" % (root, enc(src), enc(dst)) for src, dst in files], b"E\0"])
+        root = self.root
+        text = "".join([f"T{staging}\0", *[f"S{root}{src}\0D{dst}\0" for src, dst in files], "E\0"])
+        data = text.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())  # os.fsencode, once
         try:
             assert self.proc.stdin is not None
             self.proc.stdin.write(data)
+            self.proc.stdin.flush()
         except BrokenPipeError:
             pass  # the helper is gone: wait() reports why
 
@@ -82,11 +68,12 @@ class TreeLinker:
             stage = str(staging)
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir()
-            root = os.fsdecode(self.root)
+            root = self.root
             return link_worker.link_tree((root + src, f"{stage}/{dst}") for src, dst in self.local.pop(staging))
-        with self.done:
-            self.done.wait_for(lambda: len(self.answers) > i or self.ended)
-            answer = self.answers[i] if len(self.answers) > i else b""
+        assert self.proc.stdout is not None
+        while len(self.answers) <= i and (line := self.proc.stdout.readline()):
+            self.answers.append(line)
+        answer = self.answers[i] if len(self.answers) > i else b""  # b"": the helper has exited
         if answer.startswith(b"OK "):
             return int(answer.split()[1])
         if answer.startswith(b"ERR "):
@@ -126,13 +113,12 @@ class TreeLinker:
                     pipe.close()
                 except OSError:
                     pass
-        self.reader.join()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
 
 def _grow_pipe(pipe: IO[bytes] | None) -> None:
-    """Linux: a 1 MiB pipe, so that a tree is handed over without waiting for the helper to read it."""
+    """Linux: a 1 MiB pipe instead of 64 KiB."""
     try:
         import fcntl
 
