@@ -137,12 +137,12 @@ def build_archive(gigabytes: float, corpus: str = "audio") -> Path:
     return root
 
 
-def _run_child(args: list[str]) -> tuple[dict[str, Any], int]:
+def _run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[dict[str, Any], int]:
     """Run a child (this script or a tool); returns its JSON output (if any) and its peak RSS in bytes.
 
     Without JSON output (mktorrent) ``seconds`` is the wall time and ``cpu`` user+sys from wait4."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     out = proc.stdout.read() if proc.stdout else b""
@@ -252,10 +252,12 @@ def measure(gigabytes: float, runs: int, corpus: str = "audio") -> dict[str, Any
         first = first or data
     cli_runs = []
     exe = str(Path(sys.executable).with_name("phonotheque"))
+    # as installed: bytecode cached (a PYTHONDONTWRITEBYTECODE environment would recompile the sources every run)
+    cli_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for _ in range(runs):
         _reset_release(root)
         data, _mem = _run_child([exe, "package", "-A", str(root), "--release", "bench", "--target-size", TARGET,
-                                 "--no-metadata"])
+                                 "--no-metadata"], env=cli_env)
         cli_runs.append(data["seconds"])
     rel = root / "releases" / "bench"
     doc = json.loads((rel / "torrents.json").read_text())
