@@ -97,7 +97,8 @@ def test_packaging_stops_when_a_tree_cannot_be_made_and_commits_nothing(tmp_path
     with pytest.raises(ReleaseError, match=f"cannot link or copy .*{gone}: Is a directory"):
         package(a, release="r", target_size="100KB", metadata=False)
     rel = a.releases_dir / "r"
-    assert list((rel / "data").iterdir()) == [] and list((rel / "torrents").iterdir()) == []
+    for sub in ("data", "torrents", "index"):  # no tree, no torrent, no (temporary) index file
+        assert list((rel / sub).iterdir()) == [], sub
     assert a.conn.execute("SELECT count(*) FROM torrents").fetchone()[0] == 0
     assert _children() == set()
 

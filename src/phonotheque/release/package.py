@@ -307,8 +307,8 @@ def _package(run: _Run) -> None:
 def _write_and_place(run: _Run, batches: list[_Batch], tracks_of: dict[int, list[PlannedTrack]],
                      new_files: dict[int, StoredFile], shipped: dict[int, StoredFile],
                      placed: dict[int, tuple[int, str]]) -> None:
-    """Database (one transaction, committed once the helper has linked every tree), then .torrent files,
-    metadata torrents, index and list; then the trees are put in place."""
+    """Database (one transaction, committed once the helper has linked every tree; the file index is written
+    meanwhile), then .torrent files, metadata torrents, index and list; then the trees are put in place."""
     archive, release, rel_dir, ps, result, lap = run.archive, run.release, run.rel_dir, run.ps, run.result, run.lap
     version, tiers, seeds, linker, advance = run.version, run.tiers, run.seeds, run.linker, run.advance
     conn = archive.conn
@@ -317,16 +317,30 @@ def _write_and_place(run: _Run, batches: list[_Batch], tracks_of: dict[int, list
     created = {r[0]: r[1] for r in conn.execute(
         "SELECT name, created_at FROM torrents WHERE release_name = ?", (release,))}
     today = datetime.now(UTC).date().isoformat()
-    def trees_linked() -> None:  # inside the transaction: a tree that cannot be made rolls the database back
+    # nothing published in this release: its audio torrents are exactly these batches, so the file index is
+    # written from them (not read back from the database), under temporary names, while the helper may still
+    # be linking; it is put in place with the other files after the commit
+    from_batches = not placed and result.published_kept == 0
+    index: list[outputs.IndexWriter] = []
+
+    def before_commit() -> None:  # inside the transaction: a tree that cannot be made rolls it all back
         lap("database")
+        if from_batches:
+            index.append(_index_from_batches(rel_dir / "index", batches, tracks_of, new_files, shipped))
+            lap("index")
         for b in batches:
             linked = linker.wait(b.staging)
             result.links += linked
             result.copies += len(b.files) - linked
         lap("seeding trees (wait)")
 
-    _write_database(archive, release, run.target, version, ps, batches, tracks_of, new_files, shipped, placed,
-                    created, today, result, trees_linked)
+    try:
+        _write_database(archive, release, run.target, version, ps, batches, tracks_of, new_files, shipped, placed,
+                        created, today, result, before_commit)
+    except BaseException:
+        for writer in index:
+            writer.abort()
+        raise
     lap("commit")
 
     keep = {r[0] for r in conn.execute("SELECT name FROM torrents WHERE release_name = ?", (release,))}
@@ -343,12 +357,7 @@ def _write_and_place(run: _Run, batches: list[_Batch], tracks_of: dict[int, list
         result.torrents.extend(_metadata_torrents(archive, release, batches, new_files, version, tiers, seeds, ps,
                                                   created, today, bool(batches)))
     lap("metadata torrents")
-    # nothing published in this release: its audio torrents are exactly these batches, so the file index is
-    # written from them rather than read back from the database
-    from_batches = not placed and result.published_kept == 0
-    refresh_release_files(archive, release, sync=False, index=(
-        (lambda: _index_from_batches(rel_dir / "index", batches, tracks_of, new_files, shipped)) if from_batches
-        else None))
+    refresh_release_files(archive, release, sync=False, index=index[0] if index else None)
     lap("index, list, notes")
     for b in batches:
         assert b.built is not None
@@ -536,20 +545,19 @@ def _metadata_torrents(archive: Archive, release: str, batches: list[_Batch], fi
 
 
 def refresh_release_files(archive: Archive, release: str, *, sync: bool = True,
-                          index: Callable[[], outputs.IndexWriter] | None = None) -> dict[str, Any]:
+                          index: outputs.IndexWriter | None = None) -> dict[str, Any]:
     """Rewrite torrents.json, the file index and RELEASE-NOTES.md from the database.
 
     ``sync=False`` (packaging) skips the fsync of torrents.json: like the index and the notes it is
     regenerated from the database by every run; ``publish`` syncs it, as it then becomes authoritative.
-    ``index``: writes the index of the same rows from what packaging holds in memory (a first packaging)
-    instead of reading them back; it is put in place here."""
+    ``index``: a finished index of the same rows, written from what packaging held in memory (a first
+    packaging) instead of reading them back; it is put in place here."""
     conn = archive.conn
     rel_dir = archive.releases_dir / release
     doc = outputs.torrent_list(archive, conn, release, total_planned_listens(conn))
     if index is not None:
-        prepared = index()
-        prepared.commit()
-        rows = prepared.rows
+        index.commit()
+        rows = index.rows
     else:
         rows = outputs.write_index(conn, release, rel_dir / "index")
     outputs.write_torrent_list(rel_dir / "torrents.json", doc, sync=sync)
