@@ -35,15 +35,18 @@ FETCH = Path("/work/shared/corpora/fetch-debian-music.sh")
 MANIFEST = "MANIFEST.txt"
 
 
-def source_files(corpora: Path = CORPORA) -> list[Path]:
+SONGS = PACKAGES[:2]  # full-length songs only (3.4 MB on average, as the reference archive's 3.5 MB), no game cues
+
+
+def source_files(corpora: Path = CORPORA, packages: tuple[str, ...] = PACKAGES) -> list[Path]:
     """Every real (non-symlink) .ogg of the packages, sorted; fetches the packages if missing."""
-    missing = [p for p in PACKAGES if not (corpora / p).is_dir()]
+    missing = [p for p in packages if not (corpora / p).is_dir()]
     if missing:
         if not FETCH.exists():
             raise SystemExit(f"corpora missing under {corpora} and no fetch script at {FETCH}")
         subprocess.run(["sh", str(FETCH), str(corpora), *missing], check=True)
     out: list[Path] = []
-    for pkg in PACKAGES:
+    for pkg in packages:
         for path in sorted((corpora / pkg).rglob("*.ogg")):
             if path.is_file() and not path.is_symlink():
                 out.append(path)
@@ -70,8 +73,10 @@ def _read_manifest(dest: Path) -> list[Path]:
     return [dest / line for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def ensure(dest: Path = DEFAULT_DEST, gigabytes: float = 1.0, *, verbose: bool = False) -> list[Path]:
-    """Build (or reuse) at least ``gigabytes`` GB of distinct real audio under ``dest``.
+def ensure(dest: Path = DEFAULT_DEST, gigabytes: float = 1.0, *, verbose: bool = False,
+           packages: tuple[str, ...] = PACKAGES) -> list[Path]:
+    """Build (or reuse) at least ``gigabytes`` GB of distinct real audio under ``dest`` (from ``packages``:
+    keep one ``dest`` per choice of packages).
 
     Returns the smallest prefix of the corpus (in build order, whole copies of single files)
     whose total size reaches the target, so ``gigabytes=0.1`` on a 1 GB corpus gives ~100 MB.
@@ -81,7 +86,7 @@ def ensure(dest: Path = DEFAULT_DEST, gigabytes: float = 1.0, *, verbose: bool =
     files = [p for p in _read_manifest(dest) if p.exists()]
     total = sum(p.stat().st_size for p in files)
     if total < target:
-        sources = source_files()
+        sources = source_files(packages=packages)
         index = len({p.relative_to(dest).parts[0] for p in files})
         while total < target:
             copy_dir = dest / f"copy{index:03d}"
