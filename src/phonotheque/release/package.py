@@ -8,11 +8,12 @@ Order of work (nothing is written before every check passed):
 3. cut the files into batches of about ``target_size`` in release order, give each file a portable path
    (:mod:`phonotheque.release.paths`) and build each torrent from the hashes stored at ingest
    (:mod:`phonotheque.release.torrent`) — no audio byte is read;
-4. replace every *unpublished* torrent of the release in one transaction, write the ``.torrent`` files,
-   the seeding trees (hard links into the store), the metadata torrents, the file index, the torrent
-   list and the release notes. Published torrents are never touched. The seeding trees are linked
-   under hidden temporary names by a helper process (:mod:`phonotheque.release.linker`) during steps
-   3-4, on the other core, and put in place after the commit.
+4. replace every *unpublished* torrent of the release in one transaction, committed only once the seeding
+   trees (hard links into the store) are made: a helper process (:mod:`phonotheque.release.linker`) links
+   them under hidden temporary names on the other core during steps 3-4, and a tree that cannot be made
+   rolls the transaction back. The file index is written meanwhile, under temporary names. Then write the
+   ``.torrent`` files, the metadata torrents, the torrent list and the release notes, and put the index and
+   the trees in place. Published torrents are never touched.
 
 Running it again with the same inputs gives the same infohashes; after ``release publish`` it prepares
 the next batches only.
