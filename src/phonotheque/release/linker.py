@@ -8,7 +8,8 @@ helper after the last tree; ``discard()`` (an error or Ctrl-C in packaging) kill
 staging directory. If the helper is killed, ``wait`` says so; a killed packaging run closes the helper's
 input, so it exits, and the next run clears the hidden staging directories it left.
 
-When no helper can be started (no ``sys.executable``), trees are linked in this process at ``wait``.
+When no helper can be started (no ``sys.executable``, or phonotheque imported from a zip archive), the
+trees are linked in this process at ``wait``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class TreeLinker:
         self.answers: list[bytes] = []
         self.local: dict[Path, list[tuple[str, str]]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
-        if sys.executable:
+        if sys.executable and Path(link_worker.__file__).is_file():  # not from a zip archive
             try:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-I", "-S", link_worker.__file__], stdin=subprocess.PIPE,
