@@ -24,13 +24,21 @@ def _store(root: Path, names: list[str]) -> list[tuple[str, str]]:
 
 
 def _children() -> set[int]:
-    """Live child processes of this test process (from /proc)."""
+    """Live linker helpers started by this test process (from /proc)."""
     kids = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         text = (task / "children").read_text() if (task / "children").exists() else ""
         kids.update(int(p) for p in text.split())
-    return {k for k in kids if Path(f"/proc/{k}").exists() and
-            (Path(f"/proc/{k}/stat").read_text().split(") ")[-1][:1] != "Z")}
+    live = set()
+    for k in kids:
+        try:
+            alive = Path(f"/proc/{k}/stat").read_text().split(") ")[-1][:1] != "Z"
+            command = Path(f"/proc/{k}/cmdline").read_bytes()
+        except FileNotFoundError:  # exited meanwhile
+            continue
+        if alive and b"link_worker.py" in command:
+            live.add(k)
+    return live
 
 
 def test_trees_are_hard_links_with_unicode_names_in_the_order_given(tmp_path: Path) -> None:
