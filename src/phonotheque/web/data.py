@@ -13,6 +13,7 @@ but has no audio and no download pointer: :class:`~phonotheque.errors.ExcludedEr
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,6 +121,11 @@ def id_matches(archive: Archive, q: str) -> dict[str, Any] | None:
         return None
     mark(archive.conn, result["tracks"])
     return dict(result)
+
+
+def split_ids(text: str) -> list[str]:
+    """Ids pasted in one field (spaces, commas, semicolons or new lines between them), each once, in order."""
+    return list(dict.fromkeys(i for i in re.split(r"[\s,;]+", text) if i))
 
 
 def lookup_ids(archive: Archive, ids: Sequence[str]) -> dict[str, Any]:

@@ -104,6 +104,19 @@ def search(request: Request, q: Annotated[str, Query(max_length=10_000)] = "",
                   next_url=url(offset + PAGE) if page["more"] and offset + PAGE <= 10_000 else None)
 
 
+@router.get("/lookup")
+def lookup(request: Request, ids: Annotated[str, Query(max_length=20_000)] = "") -> HTMLResponse:
+    """Many ids at once (the HTML twin of ``/api/lookup``): which are in the catalog, held, excluded."""
+    wanted = data.split_ids(ids)
+    if not wanted:
+        return render(request, "lookup.html", title="Lookup", ids=ids, result=None, found=0, json_url=None, q="")
+    with request.app.state.pool.archive() as archive:
+        result = data.lookup_ids(archive, wanted)
+    return render(request, "lookup.html", title=f"Lookup: {len(wanted)} id(s)", ids=ids, result=result,
+                  found=len(wanted) - len(result["not_found"]), q="",
+                  json_url="/api/lookup?" + urlencode([("id", i) for i in wanted]))
+
+
 @router.get("/tracks/{track_id}")
 def track(request: Request, track_id: Id) -> HTMLResponse:
     with request.app.state.pool.archive() as archive:
