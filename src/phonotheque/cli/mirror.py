@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from phonotheque.cli.common import archive_option, console, json_option, open_archive, out, print_json
+from phonotheque.cli.common import (
+    archive_option,
+    json_option,
+    open_archive,
+    out,
+    print_json,
+    progress,
+)
 from phonotheque.errors import MirrorError
 from phonotheque.mirror import seedplan as seedplan_mod
 from phonotheque.mirror import verify as verify_mod
-
-
-@contextmanager
-def _byte_progress(description: str) -> Iterator[Callable[..., None]]:
-    """A progress bar in bytes (size, speed, ETA) on stderr; hidden when stderr is not a terminal."""
-    columns = [TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
-               TransferSpeedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(description, total=None)
-
-        def advance(n: float = 0, total: float | None = None) -> None:
-            kwargs: dict[str, Any] = {"advance": n}
-            if total is not None:
-                kwargs["total"] = total
-            bar.update(task, **kwargs)
-
-        yield advance
 
 
 def _torrent_list(archive_dir: Path | None, release: str | None, torrent_list: Path | None) -> Path | None:
@@ -71,7 +50,7 @@ def verify_command(mirror_dir: Path, archive_dir: Path | None, release: str | No
     if release is not None and torrent_list is not None:
         raise MirrorError("give --release or --torrent-list, not both")
     release_dir = open_archive(archive_dir).releases_dir / release if release is not None else None
-    with _byte_progress("verifying") as advance:
+    with progress("verifying", unit="bytes") as advance:
         report = verify_mod.verify(mirror_dir, release_dir=release_dir, torrent_list=torrent_list, quick=quick, sha256=sha256,
                                    workers=workers, progress=advance)
     if as_json:
