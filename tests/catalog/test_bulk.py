@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -74,7 +75,7 @@ def test_bulk_pipelined_equals_plain_import(tmp_path: Path, monkeypatch: pytest.
         assert _schema(tmp_path / name / "catalog.sqlite") == _schema(tmp_path / "plain" / "catalog.sqlite")
     # the exact round trip holds for the bulk + pipelined catalog
     a = Archive.open(tmp_path / "both")
-    originals = {}
+    originals: dict[str, Any] = {}
     for raw in src.read_bytes().splitlines():
         try:
             obj = orjson.loads(raw)
@@ -174,7 +175,7 @@ def test_any_import_restores_what_a_killed_bulk_load_dropped(tmp_path: Path) -> 
 
 def test_records_of_batches_in_flight_count_as_already_seen(tmp_path: Path) -> None:
     """The pipelined reader overlays records written by uncommitted batches (``recent``) on ``records``."""
-    from phonotheque.catalog.importers import ImportResult, handler_for, prepare_batch
+    from phonotheque.catalog.importers import ImportResult, RecordState, handler_for, prepare_batch
     from phonotheque.catalog.importers.common import record_digest
     from phonotheque.catalog.writer import CatalogWriter
 
@@ -187,11 +188,11 @@ def test_records_of_batches_in_flight_count_as_already_seen(tmp_path: Path) -> N
     key0, key1 = orjson.loads(lines[0])["id"], orjson.loads(lines[1])["id"]
     changed = orjson.loads(lines[1])
     changed["name"] += " (live)"
-    recent = [{key0: (7, 7, 1, record_digest(lines[0])), key1: (8, 8, 2, record_digest(lines[1]))}]
+    recent: list[dict[str, RecordState]] = [{key0: (7, 7, 1, record_digest(lines[0])), key1: (8, 8, 2, record_digest(lines[1]))}]
     w = CatalogWriter(a.conn, 1, None)
     w.begin_batch()
     res = ImportResult(source_name="t", format="jsonl", path=str(src))
-    touched: dict = {}
+    touched: dict[str, RecordState] = {}
     prepare_batch(w, h, [(4, lines[0]), (5, orjson.dumps(changed)), (6, lines[2])], res, str(src), recent, touched)
     assert (res.duplicates, res.rejected, res.inserted) == (1, 1, 1)
     assert "first at line 2" in w.p["rejects"][0][4]

@@ -75,10 +75,9 @@ def test_tsv_and_seconds(archive: Archive) -> None:
 
 
 def test_reimport_is_idempotent(archive: Archive) -> None:
-    kw = {"format": "csv", "mapping": IMPORT / "library.toml"}
-    import_source(archive, IMPORT / "library.csv", **kw)
+    import_source(archive, IMPORT / "library.csv", format="csv", mapping=IMPORT / "library.toml")
     before = archive.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
-    res = import_source(archive, IMPORT / "library.csv", **kw)
+    res = import_source(archive, IMPORT / "library.csv", format="csv", mapping=IMPORT / "library.toml")
     assert (res.inserted, res.updated, res.unchanged, res.duplicates) == (0, 0, 4, 1)
     assert archive.conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] == before
 

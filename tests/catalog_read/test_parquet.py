@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import zstandard
@@ -10,6 +11,13 @@ from catalog_builder import Builder
 
 from phonotheque.archive import Archive
 from phonotheque.catalog.parquet import export_parquet, export_sqlite
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """The first column of the first row ``sql`` returns (the query must return a row)."""
+    row = con.execute(sql).fetchone()
+    assert row is not None, sql
+    return row[0]
 
 
 def test_every_table_readable_by_duckdb(archive: Archive, build: Builder, tmp_path: Path) -> None:
@@ -38,7 +46,7 @@ def test_every_table_readable_by_duckdb(archive: Archive, build: Builder, tmp_pa
     assert set(res["tables"]) == tables
     con = duckdb.connect()
     for table in tables:
-        n = con.execute(f"SELECT count(*) FROM read_parquet('{out / (table + '.parquet')}')").fetchone()[0]
+        n = _scalar(con, f"SELECT count(*) FROM read_parquet('{out / (table + '.parquet')}')")
         assert (
             n
             == archive.conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
@@ -52,9 +60,9 @@ def test_every_table_readable_by_duckdb(archive: Archive, build: Builder, tmp_pa
     ]
     assert got == want
     assert (
-        con.execute(f"SELECT digest FROM read_parquet('{out}/records.parquet')").fetchone()[0] == b"\x00\xff"
+        _scalar(con, f"SELECT digest FROM read_parquet('{out}/records.parquet')") == b"\x00\xff"
     )
-    assert con.execute(f"SELECT value FROM read_parquet('{out}/meta.parquet')").fetchone()[0] == "42"
+    assert _scalar(con, f"SELECT value FROM read_parquet('{out}/meta.parquet')") == "42"
     assert not list(out.glob(".*tmp"))
 
 

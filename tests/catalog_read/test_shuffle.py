@@ -49,7 +49,7 @@ def test_uniform_over_whole_catalog_despite_gaps(archive: Archive, build: Builde
 
 def test_rejection_path_is_taken(archive: Archive, build: Builder) -> None:
     gappy_catalog(build)
-    calls = []
+    calls: list[str] = []
     archive.conn.set_trace_callback(calls.append)
     shuffle_ids(archive.conn, 5, rng=random.Random(0))
     archive.conn.set_trace_callback(None)

@@ -100,7 +100,7 @@ def build_release(tmp: Path, specs: list[TorrentSpec], *, piece_size: int = PIEC
             dst.write_bytes(data)
         blob = make_torrent(mirror, s.name, piece_size, version)
         (release / "torrents" / f"{s.name}.torrent").write_bytes(blob)
-        info = lt.torrent_info(lt.bdecode(blob))
+        info = lt.torrent_info(blob)
         ih = info.info_hashes()
         v1 = str(ih.v1) if ih.has_v1() else None
         v2 = str(ih.v2) if ih.has_v2() else None

@@ -46,10 +46,10 @@ def test_the_seeding_tree_of_a_packaged_release_verifies(packaged: Archive, tmp_
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 1
     victim.write_bytes(bytes(data))
-    r = subprocess.run([sys.executable, "-m", "phonotheque.cli.main", "verify", str(mirror), "-A",
-                        str(packaged.root), "--release", "r1"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 1, r.stderr
-    assert "not held: 1 torrents" in r.stdout and "corrupt: " + victim.relative_to(mirror).as_posix() in r.stdout
+    proc = subprocess.run([sys.executable, "-m", "phonotheque.cli.main", "verify", str(mirror), "-A",
+                           str(packaged.root), "--release", "r1"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "not held: 1 torrents" in proc.stdout and "corrupt: " + victim.relative_to(mirror).as_posix() in proc.stdout
     # listens kept, computed straight from the index rows: every track except those of the dropped batch
     # and those served by the damaged file
     import pyarrow.parquet as pq
@@ -59,4 +59,4 @@ def test_the_seeding_tree_of_a_packaged_release_verifies(packaged: Archive, tmp_
     lost = {row["track_id"] for row in rows if row["torrent"] == audio[0]["name"] or (
         row["torrent"] == audio[1]["name"] and f"{row['torrent']}/{row['path']}" == victim.relative_to(mirror).as_posix())}
     share = sum(v for k, v in listens.items() if k not in lost) / sum(listens.values())
-    assert f"{100 * share:.2f} % of the release's listens" in r.stdout
+    assert f"{100 * share:.2f} % of the release's listens" in proc.stdout

@@ -67,6 +67,7 @@ def naive_optimal(cols: Columns, budget: int, params: PlanParams) -> np.ndarray:
     n = len(cols)
     listens = params.listens.expected(cols.popularity, cols.listens, n).astype(np.float64)
     value = listens.copy()
+    assert cols.duration_s is not None
     mean = float(np.mean(cols.duration_s.astype(np.float64)))
     s_o, s_r = tier_sizes(cols, params, mean, 0, n)
     if cols.dup_group is not None:
@@ -143,6 +144,7 @@ def small_instance(draw: st.DrawFn) -> tuple[Columns, int]:
 def brute_force(cols: Columns, budget: int, params: PlanParams) -> tuple[float, float]:
     """Best weighted listens over every skip/re-encode/original assignment within the budget."""
     n = len(cols)
+    assert cols.duration_s is not None
     mean = float(np.mean(cols.duration_s))
     s_o, s_r = tier_sizes(cols, params, mean, 0, n)
     listens = params.listens.expected(cols.popularity, None, n).astype(np.float64)
@@ -304,6 +306,7 @@ def test_listens_model_is_monotone_and_calibrated() -> None:
     cols = skewed(200_000, 1, dup_share=0.0)
     lis = m.expected(cols.popularity, None, len(cols))
     assert np.mean(lis < 1000) >= 0.70
+    assert cols.popularity is not None
     top = lis[cols.popularity >= 50]
     assert len(top) / len(lis) < 0.002 and top.sum() / lis.sum() > 0.5
     top3 = np.sort(lis)[-3:].sum()

@@ -18,7 +18,7 @@ from phonotheque.release.package import package
 
 pytestmark = pytest.mark.filterwarnings("ignore:files\\(\\) is deprecated:DeprecationWarning")
 
-SETTINGS = {
+SETTINGS: lt.settings_pack = {
     "listen_interfaces": "127.0.0.1:0",
     "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
     "allow_multiple_connections_per_ip": True,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from release_fixtures import Builder, Spec, new_archive
 
+from phonotheque.archive import Archive
 from phonotheque.errors import ReleaseError
 from phonotheque.release.linker import TreeLinker
 from phonotheque.release.package import package
@@ -25,7 +26,7 @@ def _store(root: Path, names: list[str]) -> list[tuple[str, str]]:
 
 def _children() -> set[int]:
     """Live linker helpers started by this test process (from /proc)."""
-    kids = set()
+    kids: set[int] = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
         text = (task / "children").read_text() if (task / "children").exists() else ""
         kids.update(int(p) for p in text.split())
@@ -87,7 +88,7 @@ def test_a_killed_helper_is_reported_not_waited_for(tmp_path: Path) -> None:
     linker.discard()
 
 
-def _archive(tmp_path: Path, n: int = 40, last_size: int | None = None):
+def _archive(tmp_path: Path, n: int = 40, last_size: int | None = None) -> Archive:
     a = new_archive(tmp_path / "a")
     b = Builder(a)
     with a.transaction():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,13 +17,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 
 
-def _render(path: Path, shots: Path) -> tuple[list[dict[str, object]], list[str], list[str], int]:
+def _render(path: Path, shots: Path) -> tuple[list[dict[str, Any]], list[str], list[str], int]:
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
     requests: list[str] = []
-    charts: list[dict[str, object]] = []
+    charts: list[dict[str, Any]] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
@@ -38,7 +39,11 @@ def _render(path: Path, shots: Path) -> tuple[list[dict[str, object]], list[str]
             png = fig.screenshot()
             img = Image.open(io.BytesIO(png)).convert("RGB")
             colours = img.getcolors(maxcolors=1 << 20) or []
-            non_white = sum(n for n, c in colours if sum(c) < 600)
+            non_white = 0
+            for n, c in colours:
+                assert isinstance(c, tuple), c  # an RGB image: every colour is an (r, g, b) tuple
+                if sum(c) < 600:
+                    non_white += n
             charts.append({
                 "id": fig.get_attribute("data-chart"),
                 "box": box,

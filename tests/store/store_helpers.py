@@ -15,17 +15,21 @@ def reencode(src: Path, codec: str, fmt: str, *, bit_rate: int | None = None, ra
     """Decode ``src`` with PyAV and encode it again (``loops`` times back to back, to make it longer)."""
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt) as out:
-        ost = None
+        ost: av.AudioStream | None = None
         for _ in range(loops):
             with av.open(str(src)) as inp:
                 ist = inp.streams.audio[0]
                 if ost is None:
-                    ost = out.add_stream(codec, rate=rate or ist.sample_rate, layout=ist.layout.name)
+                    stream = out.add_stream(codec, rate=rate or ist.sample_rate, layout=ist.layout.name)
+                    assert isinstance(stream, av.AudioStream), codec  # codec is a str: the stubs cannot tell
+                    ost = stream
                     if bit_rate:
                         ost.bit_rate = bit_rate
                 for frame in inp.decode(ist):
-                    if seconds is not None and frame.pts * frame.time_base >= seconds:
-                        break
+                    if seconds is not None:
+                        assert frame.pts is not None and frame.time_base is not None
+                        if frame.pts * frame.time_base >= seconds:
+                            break
                     frame.pts = None
                     for pk in ost.encode(frame):
                         out.mux(pk)

@@ -18,7 +18,7 @@ from phonotheque.store.match import SAME_AUDIO
 
 def fingerprint(source: Path | bytes, seconds: int = 120) -> str:
     src = io.BytesIO(source) if isinstance(source, bytes) else str(source)
-    with av.open(src) as c:
+    with av.open(src, "r") as c:
         check = decode_check(c, "x", fingerprint_seconds=seconds, min_duration_ratio=0.9, header_duration_ms=None)
     assert check.fingerprint
     return check.fingerprint

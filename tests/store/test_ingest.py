@@ -100,6 +100,7 @@ def test_large_files_take_the_streaming_path(archive: Archive, audio: Path, monk
     assert result.status == "ok", result.reason
     ref = hash_file(src, 32768)
     assert result.hashes == ref
+    assert result.store_path is not None
     assert sha(archive.root / result.store_path) == ref.sha256
 
 
@@ -189,6 +190,7 @@ def _catalog_track(archive: Archive, name: str, artist: str, duration_ms: int, i
             (sid, f"track-{name}", rid, name, duration_ms),
         ).lastrowid
         c.execute("INSERT INTO track_artists(track_id, position, artist_id) VALUES (?, 0, ?)", (tid, aid))
+    assert tid is not None
     return int(tid)
 
 

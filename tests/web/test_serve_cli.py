@@ -41,10 +41,10 @@ def test_serve_errors_are_one_line(tmp_path: Path, web: WebArchive) -> None:
     assert r.exit_code == 1 and "error:" in r.output and "no such archive directory" in r.output
     with bind("127.0.0.1", 0) as taken:
         port = taken.getsockname()[1]
-        r = subprocess.run([PHONOTHEQUE, "serve", "-A", str(web.root), "--port", str(port)],
-                           capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1 and f"error: 127.0.0.1:{port}: cannot listen" in r.stderr
-    assert "Traceback" not in r.stderr
+        proc = subprocess.run([PHONOTHEQUE, "serve", "-A", str(web.root), "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and f"error: 127.0.0.1:{port}: cannot listen" in proc.stderr
+    assert "Traceback" not in proc.stderr
     r = CliRunner().invoke(cli, ["serve", "-A", str(web.root), "--port", "70000"])
     assert r.exit_code == 1 and "port 70000" in r.output
 

@@ -47,7 +47,7 @@ def server(web: WebArchive) -> Iterator[str]:
 
 @pytest.fixture
 def browser_page(server: str) -> Iterator[tuple[Any, dict[str, list[Any]]]]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Dialog, sync_playwright
 
     seen: dict[str, list[Any]] = {"errors": [], "outside": [], "responses": [], "dialogs": []}
     with sync_playwright() as p:
@@ -57,7 +57,12 @@ def browser_page(server: str) -> Iterator[tuple[Any, dict[str, list[Any]]]]:
         page.on("pageerror", lambda e: seen["errors"].append(str(e)))
         page.on("request", lambda r: seen["outside"].append(r.url) if not r.url.startswith(server) else None)
         page.on("response", lambda r: seen["responses"].append((r.url, r.status, r.request.headers.get("range"))))
-        page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+
+        def on_dialog(d: Dialog) -> None:
+            seen["dialogs"].append(d.message)
+            d.dismiss()
+
+        page.on("dialog", on_dialog)
         try:
             yield page, seen
         finally:

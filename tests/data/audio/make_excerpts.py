@@ -40,6 +40,7 @@ def excerpt(src: Path, dst: Path, start: float, length: float) -> None:
         for packet in inp.demux(ist):
             if packet.pts is None or packet.size == 0:
                 continue
+            assert ist.time_base is not None
             t = float(packet.pts * ist.time_base)
             if t < start:
                 continue
