@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,27 @@ def test_a_file_that_cannot_be_linked_is_named(tmp_path: Path) -> None:
     finally:
         linker.discard()
     assert not (tmp_path / ".t.partial").exists() and not (tmp_path / ".u.partial").exists()
+
+
+def test_a_tree_bigger_than_the_pipe_is_handed_over_without_waiting(tmp_path: Path) -> None:
+    """A 1 TB torrent holds ~300 000 files (~60 MB of paths): handing it over must not wait for the helper,
+    which is stopped here (SIGSTOP) so that it reads nothing."""
+    linker = TreeLinker(tmp_path)
+    assert linker.proc is not None
+    os.kill(linker.proc.pid, signal.SIGSTOP)
+    try:
+        big = [(f"store/{i:06d}.ogg", f"pop 00-09/Artist {i % 97}/Album {i % 1000}/{i:06d} {'x' * 150}.ogg")
+               for i in range(12_000)]  # ~2.5 MB, more than the 1 MiB pipe
+        hand_over = threading.Thread(target=linker.link, args=(tmp_path / ".big.partial", big), daemon=True)
+        hand_over.start()
+        hand_over.join(timeout=2.0)
+        returned = not hand_over.is_alive()
+    finally:
+        os.kill(linker.proc.pid, signal.SIGCONT)
+        linker.discard()  # kills the helper: a write still blocked on the full pipe fails
+        hand_over.join(timeout=10)
+    assert returned, "link() waited for the helper to read the tree"
+    assert not (tmp_path / ".big.partial").exists()
 
 
 def test_a_killed_helper_is_reported_not_waited_for(tmp_path: Path) -> None:

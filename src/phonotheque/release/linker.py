@@ -14,9 +14,11 @@ trees are linked in this process at ``wait``.
 
 from __future__ import annotations
 
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +34,8 @@ class TreeLinker:
         self.order: list[Path] = []  # trees handed over, in order (the helper answers in this order)
         self.answers: list[bytes] = []
         self.local: dict[Path, list[tuple[str, str]]] = {}
+        self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.writer: threading.Thread | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         if sys.executable and Path(link_worker.__file__).is_file():  # not from a zip archive
             try:
@@ -54,13 +58,22 @@ class TreeLinker:
             return
         root = self.root
         text = "".join([f"T{staging}\0", *[f"S{root}{src}\0D{dst}\0" for src, dst in files], "E\0"])
-        data = text.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())  # os.fsencode, once
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            pass  # the helper is gone: wait() reports why
+        # a big tree (a 1 TB torrent: ~60 MB for 300 000 files) does not fit in the pipe: a writer thread,
+        # blocked in write() without the GIL, hands it over while this thread goes on building torrents
+        self.outbox.put(text.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()))
+        if self.writer is None:
+            self.writer = threading.Thread(target=self._write, name="phonotheque-linker-input", daemon=True)
+            self.writer.start()
+
+    def _write(self) -> None:
+        assert self.proc is not None and self.proc.stdin is not None
+        stdin = self.proc.stdin
+        while (data := self.outbox.get()) is not None:
+            try:
+                stdin.write(data)
+                stdin.flush()
+            except (BrokenPipeError, ValueError):  # the helper is gone (wait() reports why) or discarded
+                return
 
     def wait(self, staging: Path) -> int:
         """Files of tree ``staging`` that were hard linked; raises if the tree could not be made."""
@@ -87,6 +100,7 @@ class TreeLinker:
 
     def close(self) -> None:
         """Let the helper finish the trees handed over and exit."""
+        self._stop_writer()
         if self.proc is not None and self.proc.poll() is None:
             assert self.proc.stdin is not None
             try:
@@ -99,11 +113,18 @@ class TreeLinker:
     def discard(self) -> None:
         """Stop at once and remove every tree handed over (packaging failed or was interrupted)."""
         if self.proc is not None:
-            self.proc.kill()
+            self.proc.kill()  # first: a writer blocked on a full pipe then fails and ends
             self.proc.wait()
+            self._stop_writer()
             self._close_pipes()
         for staging in self.order:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _stop_writer(self) -> None:
+        if self.writer is not None:
+            self.outbox.put(None)
+            self.writer.join()
+            self.writer = None
 
     def _close_pipes(self) -> None:
         if self.proc is None:
