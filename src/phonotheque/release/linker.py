@@ -1,7 +1,8 @@
 """Seeding trees linked by a helper process while packaging builds the torrents.
 
 ``TreeLinker(root)`` starts ``python -I -S link_worker.py`` (standard library only, ~15 ms, on the other
-core); ``link(staging, [(store path, path in torrent), ...])`` hands it a tree without waiting;
+core); ``link(staging, [(store path, path in torrent), ...])`` hands it a tree without waiting (a writer
+thread feeds the helper's input, so a tree bigger than the pipe does not hold packaging up);
 ``wait(staging)`` returns how many files were hard linked (the others were copied: another filesystem)
 or raises :class:`ReleaseError` naming the file that could not be linked or copied. ``close()`` ends the
 helper after the last tree; ``discard()`` (an error or Ctrl-C in packaging) kills it and removes every
