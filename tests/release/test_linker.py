@@ -85,7 +85,7 @@ def test_a_tree_bigger_than_the_pipe_is_handed_over_without_waiting(tmp_path: Pa
     os.kill(linker.proc.pid, signal.SIGSTOP)
     try:
         big = [(f"store/{i:06d}.ogg", f"pop 00-09/Artist {i % 97}/Album {i % 1000}/{i:06d} {'x' * 150}.ogg")
-               for i in range(12_000)]  # ~2.5 MB, more than the 1 MiB pipe
+               for i in range(12_000)]  # ~3.3 MB, more than the 1 MiB pipe
         hand_over = threading.Thread(target=linker.link, args=(tmp_path / ".big.partial", big), daemon=True)
         hand_over.start()
         hand_over.join(timeout=2.0)
