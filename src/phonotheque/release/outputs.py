@@ -181,8 +181,8 @@ class IndexWriter:
         try:
             self.pq_writer = pq.ParquetWriter(self.pq_tmp, INDEX_SCHEMA, compression="zstd")
             self.raw = open(self.csv_tmp, "wb")  # noqa: SIM115 - closed by finish()/abort()
-            # level 1: 2-3x faster than 3 on the index, and no bigger (108 vs 115 kB at 2017 rows); each batch is formatted
-            # into one buffer and compressed in one call (a pyarrow.PythonFile would call back per chunk)
+            # level 1: 2-3x faster than 3 on the index, and no bigger (108 vs 115 kB at 2017 rows); each
+            # batch is formatted into one buffer and compressed in one call (a PythonFile calls back per chunk)
             self.zsink = zstandard.ZstdCompressor(level=1).stream_writer(self.raw, closefd=False)
         except BaseException:
             self.abort()
