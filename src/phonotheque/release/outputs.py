@@ -166,7 +166,7 @@ class IndexWriter:
     ``_INDEX_SQL_COLUMNS`` order) and are written in record batches of at most ``batch_rows`` rows to a
     Parquet writer and, formatted as CSV, to a streaming zstd compressor, so memory stays bounded however
     many files the release holds. ``finish()`` closes both files; ``commit()`` renames them into place;
-    ``abort()`` removes them (also after ``finish``). Usable from another thread than the one that made it."""
+    ``abort()`` removes them (also after ``finish``)."""
 
     def __init__(self, index_dir: Path, *, batch_rows: int = INDEX_BATCH_ROWS) -> None:
         index_dir.mkdir(parents=True, exist_ok=True)

@@ -322,12 +322,13 @@ def _write_and_place(run: _Run, batches: list[_Batch], tracks_of: dict[int, list
     # written from them (not read back from the database), under temporary names, while the helper may still
     # be linking; it is put in place with the other files after the commit
     from_batches = not placed and result.published_kept == 0
-    index: list[outputs.IndexWriter] = []
+    index: outputs.IndexWriter | None = None
 
     def before_commit() -> None:  # inside the transaction: a tree that cannot be made rolls it all back
+        nonlocal index
         lap("database")
         if from_batches:
-            index.append(_index_from_batches(rel_dir / "index", batches, tracks_of, new_files, shipped))
+            index = _index_from_batches(rel_dir / "index", batches, tracks_of, new_files, shipped)
             lap("index")
         for b in batches:
             linked = linker.wait(b.staging)
@@ -339,8 +340,8 @@ def _write_and_place(run: _Run, batches: list[_Batch], tracks_of: dict[int, list
         _write_database(archive, release, run.target, version, ps, batches, tracks_of, new_files, shipped, placed,
                         created, today, result, before_commit)
     except BaseException:
-        for writer in index:
-            writer.abort()
+        if index is not None:
+            index.abort()
         raise
     lap("commit")
 
@@ -358,7 +359,7 @@ def _write_and_place(run: _Run, batches: list[_Batch], tracks_of: dict[int, list
         result.torrents.extend(_metadata_torrents(archive, release, batches, new_files, version, tiers, seeds, ps,
                                                   created, today, bool(batches)))
     lap("metadata torrents")
-    refresh_release_files(archive, release, sync=False, index=index[0] if index else None)
+    refresh_release_files(archive, release, sync=False, index=index)
     lap("index, list, notes")
     for b in batches:
         assert b.built is not None
